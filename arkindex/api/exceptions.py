@@ -1,0 +1,87 @@
+"""
+Errors in the formats the Arkindex clients recognise.
+
+Most errors keep Django REST framework's shapes (`{"field": ["message"]}` for a 400,
+`{"detail": "…"}` for 401, 403 and 404): many client call sites read those keys. Conflicts and a
+few validations use the "standard" shape `{"type", "errors": [{"attr", "code", "detail"}]}` that
+the client turns into typed exceptions, with `existing_id` when the conflict names an object.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+def standard_body(error_type, errors):
+    return {
+        "type": error_type,
+        "errors": [
+            {"attr": error.get("attr"), "code": error.get("code", "error"), "detail": str(error["detail"])}
+            for error in errors
+        ],
+    }
+
+
+class Conflict(exceptions.APIException):
+    """A request that the current state of an object forbids (409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This action conflicts with the current state of the object."
+    default_code = "conflict"
+
+    def __init__(self, detail=None, *, code=None, existing_id=None):
+        super().__init__(detail, code)
+        self.existing_id = existing_id
+
+    def get_body(self):
+        body = standard_body("client_error", [{"attr": None, "code": self.detail.code, "detail": self.detail}])
+        if self.existing_id is not None:
+            body["existing_id"] = str(self.existing_id)
+        return body
+
+
+class StandardValidationError(exceptions.APIException):
+    """
+    A 400 in the standard shape, for the operations whose callers read error codes
+    (for example `StartExport`'s `running_export`).
+    """
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, detail, *, code="invalid", attr=None):
+        super().__init__(detail, code)
+        self.errors = [{"attr": attr, "code": code, "detail": detail}]
+
+    def get_body(self):
+        return standard_body("validation_error", self.errors)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        exc = Conflict(
+            "This object is still used by other objects and cannot be deleted; archive it instead.",
+            code="protected",
+        )
+
+    if isinstance(exc, Conflict | StandardValidationError):
+        return Response(exc.get_body(), status=exc.status_code)
+
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+
+    logger.exception("Unhandled error on %s", context["request"].path if context.get("request") else "?")
+    return Response(
+        standard_body("server_error", [{"code": "error", "detail": "A server error occurred."}]),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

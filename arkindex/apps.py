@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ArkindexConfig(AppConfig):
+    name = "arkindex"
+    verbose_name = "Arkindex"

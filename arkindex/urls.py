@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+
+from arkindex.api.views import HealthCheck, OpenAPIView
+
+api_patterns = [
+    path("openapi/", OpenAPIView.as_view(), name="openapi"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    path("health/", HealthCheck.as_view(), name="health"),
+    path("", include("users.api.urls")),
+    path("", include("documents.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_patterns)),
+    path("admin/", admin.site.urls),
+    path("django-rq/", include("django_rq.urls")),
+    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+]

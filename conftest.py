@@ -1,0 +1,73 @@
+"""Fixtures shared by every app's tests."""
+
+import django_rq
+import pytest
+from rest_framework.test import APIClient
+
+from arkindex.rq import QUEUES
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with empty queues: a job left by one test never runs in the next."""
+    connection = django_rq.get_connection(QUEUES[0])
+    connection.flushdb()
+    yield
+    connection.flushdb()
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    counter = {"n": 0}
+
+    def make(email=None, password="secret-password", **kwargs):
+        counter["n"] += 1
+        email = email or f"user{counter['n']}@example.com"
+        return django_user_model.objects.create_user(email=email, password=password, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("user@example.com")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("other@example.com")
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    return django_user_model.objects.create_superuser(email="root@example.com", password="root-password")
+
+
+@pytest.fixture
+def anonymous_client():
+    return APIClient()
+
+
+def token_client(user):
+    from users.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def user_client(user):
+    return token_client(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return token_client(other_user)
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    return token_client(superuser)

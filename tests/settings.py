@@ -1,0 +1,26 @@
+"""
+Settings for the test suite: the server's own settings, with a Redis database of its own so that
+jobs left by a test never reach a developer's queues, fast password hashing and in-memory email.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
+
+from arkindex.settings import *  # noqa: E402,F403
+from arkindex.settings import RQ_QUEUES  # noqa: E402
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = TEST_REDIS_URL
+for queue in RQ_QUEUES.values():
+    queue["URL"] = TEST_REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]  # noqa: F405

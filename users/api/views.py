@@ -1,0 +1,52 @@
+from django.contrib.auth.models import update_last_login
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.generics import RetrieveUpdateAPIView
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from users.api.serializers import LoginResponseSerializer, LoginSerializer, UserSerializer
+from users.services import user_login_token
+
+
+class LoginThrottle(AnonRateThrottle):
+    scope = "login"
+    rate = "30/minute"
+
+
+class UserLogin(APIView):
+    """Log in with an email and a password; the response carries the `auth_token` to send as `Token`."""
+
+    permission_classes = (permissions.AllowAny,)
+    authentication_classes = ()
+    throttle_classes = (LoginThrottle,)
+
+    @extend_schema(operation_id="Login", request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["users"])
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        update_last_login(None, user)
+        user.auth_token = user_login_token(user=user).key
+        return Response(LoginResponseSerializer(user, context={"request": request}).data, status=status.HTTP_200_OK)
+
+
+@extend_schema(tags=["users"])
+class UserRetrieve(RetrieveUpdateAPIView):
+    """The user making the request, with the features of this instance."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = UserSerializer
+    http_method_names = ["get", "patch", "options", "head"]
+
+    def get_object(self):
+        return self.request.user
+
+    @extend_schema(operation_id="RetrieveUser")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(operation_id="PartialUpdateUser")
+    def patch(self, request, *args, **kwargs):
+        return super().patch(request, *args, **kwargs)
