@@ -11,7 +11,10 @@ api_patterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
     path("health/", HealthCheck.as_view(), name="health"),
     path("", include("users.api.urls")),
+    path("", include("arkindex.api.storage_urls")),
     path("", include("documents.api.urls")),
+    path("", include("workers.api.urls")),
+    path("", include("workers.api.model_urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,35 @@
+"""
+Fixtures of the cross-app tests: the real clients' environments (see `tests/clients.py`).
+
+The environments are session fixtures: built at most once per run (and reused from
+`.venv-clients/` across runs), only when a test asks for them, so that running any other test
+never needs network access.
+"""
+
+import pytest
+
+from tests import clients
+
+
+@pytest.fixture(scope="session")
+def worker_python():
+    """`python` of the environment with `arkindex-base-worker` 0.6.0 and `arkindex-client` 1.3.0."""
+    try:
+        return clients.ensure_environment("worker", clients.WORKER_REQUIREMENTS)
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cli_python():
+    """`python` of the environment with `arkindex-cli` 0.5.0 (and its own `arkindex-client` 1.3.0)."""
+    try:
+        return clients.ensure_environment("cli", clients.CLI_REQUIREMENTS)
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def run_in_clients_env():
+    """`run_in_clients_env(python, script_or_args, env=…, timeout=…)`, see `tests.clients`."""
+    return clients.run_in_clients_env

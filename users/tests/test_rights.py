@@ -1,0 +1,90 @@
+"""
+The rights helper on a model with a UUID key and a `public` flag. Groups have both, which lets the
+helper be tested here without depending on the apps that use it.
+"""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
+
+from users.models import Group, Membership, Right, Role
+from users.rights import filter_rights, get_max_level, has_access
+
+pytestmark = pytest.mark.django_db
+
+
+def grant(obj, level, *, user=None, group=None):
+    return Right.objects.create(
+        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk, user=user, group=group, level=level
+    )
+
+
+@pytest.fixture
+def objects():
+    return {
+        "private": Group.objects.create(name="private"),
+        "public": Group.objects.create(name="public", public=True),
+        "shared": Group.objects.create(name="shared"),
+    }
+
+
+def levels(user, level=Role.GUEST):
+    return dict(filter_rights(user, Group.objects.all(), level).values_list("name", "max_level"))
+
+
+def test_direct_and_public_rights(user, objects):
+    grant(objects["private"], Role.CONTRIBUTOR, user=user)
+    assert levels(user, Role.GUEST) == {"private": 50, "public": 10}
+    assert levels(user, Role.CONTRIBUTOR) == {"private": 50}
+    assert levels(user, Role.ADMIN) == {}
+
+
+def test_group_right_is_capped_by_membership(user, objects):
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.GUEST)
+    grant(objects["shared"], Role.ADMIN, group=team)
+    assert get_max_level(user, objects["shared"]) == Role.GUEST
+
+    Membership.objects.filter(user=user).update(level=Role.ADMIN)
+    assert get_max_level(user, objects["shared"]) == Role.ADMIN
+
+
+def test_best_right_wins(user, objects):
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.ADMIN)
+    grant(objects["public"], Role.CONTRIBUTOR, group=team)
+    grant(objects["public"], Role.GUEST, user=user)
+    assert get_max_level(user, objects["public"]) == Role.CONTRIBUTOR
+    assert has_access(user, objects["public"], Role.CONTRIBUTOR)
+    assert not has_access(user, objects["public"], Role.ADMIN)
+
+
+def test_other_users_rights_do_not_leak(user, other_user, objects):
+    grant(objects["private"], Role.ADMIN, user=other_user)
+    assert "private" not in levels(user)
+
+
+def test_anonymous_sees_public_only(objects):
+    assert levels(AnonymousUser(), Role.GUEST) == {"public": 10}
+    assert levels(AnonymousUser(), Role.CONTRIBUTOR) == {}
+
+
+def test_instance_admin_sees_everything(superuser, objects):
+    assert levels(superuser, Role.ADMIN) == {"private": 100, "public": 100, "shared": 100}
+
+
+def test_filter_is_one_query(user, objects, django_assert_num_queries):
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.ADMIN)
+    for obj in objects.values():
+        grant(obj, Role.GUEST, group=team)
+    ContentType.objects.get_for_model(Group)  # warm the content type cache, as in a running server
+    with django_assert_num_queries(1):
+        assert len(levels(user)) == 3
+
+
+def test_right_needs_user_or_group(objects, user):
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        grant(objects["private"], Role.GUEST)
