@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("documents.api.urls")),
     path("", include("workers.api.urls")),
     path("", include("workers.api.model_urls")),
+    path("", include("processes.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""
+Element listing on a large corpus: the API's queries against the same SQL run by psql.
+
+Builds (once, then reuses) a corpus of folders ⊃ pages ⊃ lines with set-based SQL, then for each
+listing (ListElementChildren, ListElements with their usual filters) measures, on page 1:
+
+- `orm`: the queries the list view builds (count + page), run through Django, rows turned into
+  model instances, as the API does before serialising;
+- `request`: the whole API request in-process (authentication, rights, count, page, JSON);
+- `psql`: the baseline, the very same SQL statements captured from the ORM run and executed by
+  `psql -c "EXPLAIN (ANALYZE, FORMAT JSON) …"` (planning + execution time on the server).
+
+The indexes each plan reads are printed with the figures, so that a missing index shows as a
+sequential scan next to a slow number. The benchmark uses its own database, given by
+DATABASE_URL (created and migrated if missing), never the one of a running instance:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/arkindex_bench python bench/elements_listing.py
+    DATABASE_URL=... python bench/elements_listing.py --elements 20000 --repeat 3
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arkindex.settings")
+os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--elements", type=int, default=1_000_000, help="size of the corpus (default 1,000,000)")
+    parser.add_argument("--folders", type=int, default=10, help="top-level folders (default 10)")
+    parser.add_argument("--pages-per-folder", type=int, default=1000, help="pages in each folder (default 1000)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measure; the median is shown (default 5)")
+    parser.add_argument("--page-size", type=int, default=20, help="page size of the listings (default 20)")
+    parser.add_argument("--rebuild", action="store_true", help="build a new corpus even if one of that size exists")
+    return parser.parse_args()
+
+
+def ensure_database(url):
+    """Create the benchmark database when it does not exist yet."""
+    import dj_database_url
+    import psycopg2
+
+    config = dj_database_url.parse(url)
+    server = psycopg2.connect(
+        dbname="postgres",
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        host=config["HOST"] or None,
+        port=config["PORT"] or None,
+    )
+    server.autocommit = True
+    with server.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            log(f"Creating database {config['NAME']}")
+            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    server.close()
+
+
+def psql_server_time(url, sql):
+    """Planning + execution time (ms) of one statement run by psql, and the indexes its plan reads."""
+    result = subprocess.run(
+        ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (explained,) = json.loads(result.stdout)
+    return explained["Planning Time"] + explained["Execution Time"], scans(explained["Plan"])
+
+
+def scans(node):
+    """`Index Scan using x` / `Seq Scan on y` for every scan of a plan."""
+    found = []
+    if "Index Name" in node:
+        found.append(node["Index Name"])
+    elif node.get("Node Type") == "Seq Scan":
+        found.append(f"SEQ SCAN {node['Relation Name']}")
+    for child in node.get("Plans", []):
+        found.extend(scans(child))
+    return found
+
+
+def median_ms(function, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main():
+    args = parse_args()
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        sys.exit(
+            "Set DATABASE_URL to a database for the benchmark (created if missing), for example "
+            "postgres://postgres@127.0.0.1:5432/arkindex_bench"
+        )
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+    from rest_framework.request import Request
+    from rest_framework.test import APIClient, APIRequestFactory
+
+    from documents.api.views import CorpusElementList, ElementChildrenList
+    from documents.models import Corpus, Element
+    from documents.sample_data import build_corpus, sizes_for
+    from users.models import Right, Role, Token, User
+
+    log("Applying migrations")
+    call_command("migrate", verbosity=0)
+
+    folders, pages_per_folder, lines_per_page = sizes_for(args.elements, args.folders, args.pages_per_folder)
+    total = folders + folders * pages_per_folder + folders * pages_per_folder * lines_per_page
+    name = f"Bench corpus ({folders} x {pages_per_folder} x {lines_per_page})"
+    corpus = None if args.rebuild else Corpus.objects.filter(name=name).order_by("-created").first()
+    if corpus is None:
+        log(
+            f"Building {total:,} elements: {folders} folders, {pages_per_folder} pages each, "
+            f"{lines_per_page} lines per page"
+        )
+        start = time.perf_counter()
+        build_corpus(
+            name=name,
+            folders=folders,
+            pages_per_folder=pages_per_folder,
+            lines_per_page=lines_per_page,
+            progress=lambda step: log(f"  inserting {step}" if step != "commit" else "  committing"),
+        )
+        log(f"Built in {time.perf_counter() - start:.1f} s; VACUUM ANALYZE")
+        corpus = Corpus.objects.get(name=name)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE documents_element")
+            cursor.execute("VACUUM ANALYZE documents_elementpath")
+    else:
+        log(f"Reusing {name} ({corpus.id}); --rebuild for a new one")
+    log(f"Corpus holds {Element.objects.filter(corpus=corpus).count():,} elements")
+
+    user, _ = User.objects.get_or_create(email="bench@example.com")
+    Right.objects.get_or_create(
+        content_type=ContentType.objects.get_for_model(Corpus), object_id=corpus.id, user=user, level=Role.GUEST
+    )
+    token, _ = Token.objects.get_or_create(user=user, name="bench")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    folder = Element.objects.filter(corpus=corpus, type__slug="folder").order_by("name").first()
+    page = Element.objects.filter(corpus=corpus, type__slug="page").order_by("name").first()
+    page_size = {"page_size": str(args.page_size)}
+    cases = [
+        ("ListElementChildren folder", ElementChildrenList, {"id": folder.id}, {}),
+        ("ListElementChildren folder, type", ElementChildrenList, {"id": folder.id}, {"type": "page"}),
+        ("ListElementChildren page", ElementChildrenList, {"id": page.id}, {"with_has_children": "true"}),
+        ("ListElementChildren folder, recursive", ElementChildrenList, {"id": folder.id}, {"recursive": "true"}),
+        ("ListElements", CorpusElementList, {"corpus": corpus.id}, {}),
+        ("ListElements type=page", CorpusElementList, {"corpus": corpus.id}, {"type": "page"}),
+        ("ListElements top_level", CorpusElementList, {"corpus": corpus.id}, {"top_level": "true"}),
+        ("ListElements folder", CorpusElementList, {"corpus": corpus.id}, {"folder": "true"}),
+        ("ListElements name", CorpusElementList, {"corpus": corpus.id}, {"name": "ab1"}),
+    ]
+
+    results = []
+    for label, view_class, kwargs, params in cases:
+        params = {**params, **page_size}
+        log(f"Measuring {label}")
+
+        def run_orm(view_class=view_class, kwargs=kwargs, params=params):
+            request = Request(APIRequestFactory().get("/", params))
+            request.user = user
+            queryset = view_class(request=request, kwargs=kwargs, format_kwarg=None).get_queryset()
+            return queryset.count(), list(queryset[: args.page_size])
+
+        run_orm()  # warm caches, as a running server has them
+        with CaptureQueriesContext(connection) as captured:
+            count, rows = run_orm()
+        # Copied now: the log is a window on the connection's, which each API request below resets.
+        statements = [query["sql"] for query in captured.captured_queries]
+        orm_ms = median_ms(run_orm, args.repeat)
+
+        url_name = "element-children" if view_class is ElementChildrenList else "corpus-elements"
+        path = reverse(url_name, kwargs=kwargs)
+
+        def run_request(path=path, params=params):
+            response = client.get(path, params, HTTP_HOST="localhost")
+            assert response.status_code == 200, response.content[:500]
+
+        run_request()
+        request_ms = median_ms(run_request, args.repeat)
+
+        # Whatever the listing, the view runs three statements: its corpus or element with the user's
+        # level, the count, the page.
+        names = ["object", "count", "page"] if len(statements) == 3 else [f"query {i}" for i in range(len(statements))]
+        psql_ms, plan_scans = 0.0, {}
+        for name, sql in zip(names, statements, strict=True):
+            measures = [psql_server_time(url, sql) for _ in range(args.repeat)]
+            psql_ms += statistics.median(ms for ms, _ in measures)
+            plan_scans[name] = sorted(set(measures[0][1]))
+        results.append((label, count, orm_ms, request_ms, psql_ms, plan_scans))
+
+    print()
+    print(f"Corpus of {total:,} elements, page size {args.page_size}, median of {args.repeat} runs")
+    header = f"{'listing':40} {'count':>9} {'orm ms':>9} {'request ms':>11} {'psql ms':>9} {'orm/psql':>9}"
+    print(header)
+    print("-" * len(header))
+    for label, count, orm_ms, request_ms, psql_ms, _ in results:
+        ratio = orm_ms / psql_ms if psql_ms else float("nan")
+        print(f"{label:40} {count:>9,} {orm_ms:>9.1f} {request_ms:>11.1f} {psql_ms:>9.1f} {ratio:>9.2f}")
+    print()
+    print("Element indexes read by each statement (SEQ SCAN: the table is read whole):")
+    for label, *_, plan_scans in results:
+        print(f"  {label}")
+        for name, found in plan_scans.items():
+            relevant = [scan for scan in found if "element" in scan] or ["(none)"]
+            print(f"    {name:6} {', '.join(relevant)}")
+    sequential = [
+        f"{label} ({name})"
+        for label, *_, plan_scans in results
+        for name, found in plan_scans.items()
+        if any(scan.startswith("SEQ SCAN documents_element") for scan in found)
+    ]
+    slowest = max(results, key=lambda result: result[2])
+    print()
+    print(
+        f"Summary: {len(results)} listings on {total:,} elements. Slowest: {slowest[0]}, {slowest[2]:.1f} ms through "
+        f"the ORM for {slowest[4]:.1f} ms in psql. Sequential scans of element tables: "
+        f"{', '.join(sequential) or 'none'} (a count of most of a corpus reads it whole, whatever the indexes)."
+    )
+
+
+if __name__ == "__main__":
+    main()

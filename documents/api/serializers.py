@@ -1,0 +1,430 @@
+"""
+Shapes of corpora, element types and elements, as the Arkindex clients read them (API.md §3.4).
+
+Every per-row value comes from the row and the objects fetched with it (`select_related`,
+annotations such as `max_level`, `has_children`): nothing here runs a query while serialising a list.
+Fields that later parts of the product fill (the worker run that produced an element, its
+classifications) are already in the shapes, empty, because the base worker reads those keys.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+
+from documents.models import Corpus, Element, ElementType, Image, ImageServer
+from documents.selectors import corpus_with_level, rights_from_level
+from users.models import Role
+
+THUMBNAIL_HEIGHT = 400
+
+
+def writable_corpus(user, corpus_id, *, action):
+    """
+    The corpus the request writes into: a validation error on the field when it is missing or
+    hidden, a 403 when it is readable but the user is not a contributor.
+    """
+    corpus = corpus_with_level(user, corpus_id)
+    if corpus is None or corpus.max_level < Role.GUEST:
+        raise serializers.ValidationError(f"Corpus {corpus_id} does not exist, or you have no access to it.")
+    if corpus.max_level < Role.CONTRIBUTOR:
+        raise exceptions.PermissionDenied(
+            f"You need contributor access to corpus {corpus.name} ({corpus.id}) to {action}; ask one of its admins."
+        )
+    return corpus
+
+
+# Corpora and types
+
+
+class ElementTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ElementType
+        fields = ("id", "slug", "display_name", "folder", "color")
+        read_only_fields = ("id",)
+
+
+class ElementTypeCreateSerializer(serializers.ModelSerializer):
+    corpus = serializers.UUIDField(help_text="Corpus in which to create the type.")
+    color = serializers.RegexField(r"^[0-9a-fA-F]{6}$", required=False, help_text="Hexadecimal RGB colour, no `#`.")
+
+    class Meta:
+        model = ElementType
+        fields = ("id", "corpus", "slug", "display_name", "folder", "color")
+        read_only_fields = ("id",)
+        # Uniqueness is checked in validate(), with a message naming the corpus.
+        validators = []
+
+    def validate_corpus(self, corpus_id):
+        return writable_corpus(self.context["request"].user, corpus_id, action="create element types")
+
+    def validate(self, data):
+        if ElementType.objects.filter(corpus=data["corpus"], slug=data["slug"]).exists():
+            raise serializers.ValidationError(
+                {
+                    "slug": [
+                        f"An element type with slug '{data['slug']}' already exists in corpus {data['corpus'].id}: "
+                        "use it (RetrieveCorpus lists the types)."
+                    ]
+                }
+            )
+        return data
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["corpus"] = str(instance.corpus_id)
+        return data
+
+
+class CorpusTypeField(serializers.SlugRelatedField):
+    """An element type of the corpus being updated, by slug."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", **kwargs)
+
+    def get_queryset(self):
+        instance = getattr(self.parent, "instance", None)
+        if not isinstance(instance, Corpus):
+            return ElementType.objects.none()
+        return ElementType.objects.filter(corpus=instance)
+
+
+class CorpusSerializer(serializers.ModelSerializer):
+    top_level_type = CorpusTypeField(
+        required=False, allow_null=True, help_text="Slug of the type of the elements shown first, or null."
+    )
+    rights = serializers.SerializerMethodField()
+    types = ElementTypeSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Corpus
+        fields = ("id", "name", "description", "public", "indexable", "top_level_type", "created", "rights", "types")
+        read_only_fields = ("id", "indexable", "created", "rights", "types")
+
+    def get_rights(self, corpus) -> list[str]:
+        """What the requesting user may do on this corpus: `read`, `write`, `admin`."""
+        return rights_from_level(getattr(corpus, "max_level", 0))
+
+
+class CorpusLightSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Corpus
+        fields = ("id", "name", "public")
+        read_only_fields = fields
+
+
+# Images and zones
+
+
+class ImageServerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImageServer
+        fields = ("display_name", "url", "version", "max_width", "max_height")
+        read_only_fields = fields
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(read_only=True, help_text="IIIF base URL of the image.")
+    s3_url = serializers.SerializerMethodField()
+    server = ImageServerSerializer(read_only=True)
+
+    class Meta:
+        model = Image
+        fields = ("id", "path", "width", "height", "url", "s3_url", "status", "server")
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_s3_url(self, image) -> str | None:
+        """Direct download URL when the image is stored by this instance; IIIF images have none."""
+        return None
+
+
+def bounding_box(polygon):
+    xs = [point[0] for point in polygon]
+    ys = [point[1] for point in polygon]
+    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+
+
+def iiif_region_url(element, size):
+    x, y, width, height = bounding_box(element.polygon)
+    return f"{element.image.url}/{x},{y},{width},{height}/{size}/0/default.jpg"
+
+
+def full_size(server):
+    # IIIF 3 dropped the `full` size keyword for `max`.
+    return "max" if server.version >= 3 else "full"
+
+
+class ZoneSerializer(serializers.Serializer):
+    """The region of an image an element covers; the element itself is the source, and its id the zone's."""
+
+    id = serializers.UUIDField(read_only=True)
+    polygon = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2), read_only=True
+    )
+    url = serializers.SerializerMethodField()
+    image = ImageSerializer(read_only=True)
+
+    def get_url(self, element) -> str:
+        """IIIF URL of the polygon's bounding box, at full size."""
+        return iiif_region_url(element, full_size(element.image.server))
+
+    def to_representation(self, element):
+        if element.image_id is None or not element.polygon:
+            return None
+        return super().to_representation(element)
+
+
+class WorkerRunSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    summary = serializers.CharField(read_only=True)
+
+
+# Elements
+
+
+class ElementSerializer(serializers.ModelSerializer):
+    """
+    An element as lists return it. `has_children` is present when the list was asked
+    `with_has_children`; `zone` and `corpus` are left out when asked `with_zone=false` /
+    `with_corpus=false`; `classes` and `metadata` (empty until those objects exist) when asked for.
+    """
+
+    type = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="Slug of the element type.")
+    corpus = CorpusLightSerializer(read_only=True)
+    zone = ZoneSerializer(source="*", read_only=True, allow_null=True)
+    worker_run = serializers.SerializerMethodField()
+    worker_version_id = serializers.SerializerMethodField()
+    worker_run_id = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    has_children = serializers.BooleanField(read_only=True, required=False)
+
+    class Meta:
+        model = Element
+        fields = (
+            "id",
+            "name",
+            "type",
+            "corpus",
+            "zone",
+            "rotation_angle",
+            "mirrored",
+            "confidence",
+            "worker_run",
+            "worker_version_id",
+            "worker_run_id",
+            "thumbnail_url",
+            "created",
+            "has_children",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(WorkerRunSummarySerializer(allow_null=True))
+    def get_worker_run(self, element):
+        """The worker run that produced this element; null for an element made by a person."""
+        return None
+
+    @extend_schema_field(OpenApiTypes.UUID)
+    def get_worker_version_id(self, element) -> str | None:
+        return None
+
+    @extend_schema_field(OpenApiTypes.UUID)
+    def get_worker_run_id(self, element) -> str | None:
+        return None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_thumbnail_url(self, element) -> str | None:
+        """A small IIIF rendering of a folder's zone, null for other elements and elements without image."""
+        if not element.type.folder or element.image_id is None or not element.polygon:
+            return None
+        return iiif_region_url(element, f",{THUMBNAIL_HEIGHT}")
+
+    def to_representation(self, element):
+        # `has_children` is left out by DRF when the list did not annotate it (the field is not required).
+        data = super().to_representation(element)
+        options = self.context.get("list_options", {})
+        if not options.get("with_zone", True):
+            data.pop("zone")
+        if not options.get("with_corpus", True):
+            data.pop("corpus")
+        if options.get("with_classes"):
+            data["classes"] = []
+        if options.get("with_metadata"):
+            data["metadata"] = []
+        return data
+
+
+class PolygonField(serializers.ListField):
+    child = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_length", 3)
+        kwargs.setdefault(
+            "help_text",
+            "Points [x, y] of the zone on the image, at least 3 distinct ones; the polygon is closed if it is not.",
+        )
+        super().__init__(**kwargs)
+
+
+def zone_polygon(image, polygon):
+    """
+    The polygon to store for an element on `image`: the one given, checked and closed, or the
+    whole image when none is given. Raises a validation error on `polygon`.
+    """
+    if image is None:
+        if polygon is not None:
+            raise serializers.ValidationError({"polygon": ["A polygon needs an image: send `image` too."]})
+        return None
+    if polygon is None:
+        if not image.width or not image.height:
+            raise serializers.ValidationError(
+                {"polygon": [f"The size of image {image.id} is not known yet: send the polygon of the element."]}
+            )
+        w, h = image.width, image.height
+        return [[0, 0], [0, h], [w, h], [w, 0], [0, 0]]
+
+    points = [list(point) for point in polygon]
+    if len({tuple(point) for point in points}) < 3:
+        raise serializers.ValidationError({"polygon": ["A polygon needs at least 3 distinct points."]})
+    if any(x < 0 or y < 0 for x, y in points) or (
+        image.width and image.height and any(x > image.width or y > image.height for x, y in points)
+    ):
+        raise serializers.ValidationError(
+            {"polygon": [f"Every point must lie within the image, from (0, 0) to ({image.width}, {image.height})."]}
+        )
+    _, _, width, height = bounding_box(points)
+    if not width or not height:
+        raise serializers.ValidationError({"polygon": ["The polygon is flat: its points must span an area."]})
+    if points[0] != points[-1]:
+        points.append(points[0])
+    return points
+
+
+def find_image(image_id):
+    image = Image.objects.select_related("server").filter(pk=image_id).first()
+    if image is None:
+        raise serializers.ValidationError({"image": [f"Image {image_id} does not exist."]})
+    return image
+
+
+def find_type(corpus, slug):
+    element_type = ElementType.objects.filter(corpus=corpus, slug=slug).first()
+    if element_type is None:
+        raise serializers.ValidationError(
+            {"type": [f"Corpus {corpus.id} has no element type '{slug}': create it with CreateElementType first."]}
+        )
+    return element_type
+
+
+class ElementCreateSerializer(serializers.Serializer):
+    corpus = serializers.UUIDField(help_text="Corpus of the new element.")
+    type = serializers.SlugField(help_text="Slug of an element type of the corpus.")
+    name = serializers.CharField(max_length=250)
+    parent = serializers.UUIDField(required=False, allow_null=True, help_text="Element to put the new one under.")
+    image = serializers.UUIDField(required=False, allow_null=True, help_text="Image the element is a zone of.")
+    polygon = PolygonField(required=False, allow_null=True)
+    confidence = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    rotation_angle = serializers.IntegerField(required=False, default=0, min_value=0, max_value=359)
+    mirrored = serializers.BooleanField(required=False, default=False)
+    worker_run_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Worker run producing the element; null for a manual element."
+    )
+
+    def validate_corpus(self, corpus_id):
+        return writable_corpus(self.context["request"].user, corpus_id, action="create elements")
+
+    def validate(self, data):
+        corpus = data["corpus"]
+        data["type"] = find_type(corpus, data["type"])
+        parent_id = data.pop("parent", None)
+        if parent_id is not None:
+            data["parent"] = Element.objects.filter(pk=parent_id, corpus=corpus).first()
+            if data["parent"] is None:
+                raise serializers.ValidationError(
+                    {"parent": [f"Element {parent_id} does not exist in corpus {corpus.id}."]}
+                )
+        image_id = data.pop("image", None)
+        data["image"] = find_image(image_id) if image_id is not None else None
+        data["polygon"] = zone_polygon(data["image"], data.get("polygon"))
+        # Accepted so that workers can sign their elements; results are tied to worker runs by a later version.
+        data.pop("worker_run_id", None)
+        return data
+
+
+class ClassificationPlaceholderSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+
+
+class ElementDetailSerializer(ElementSerializer):
+    """An element as RetrieveElement returns it; also the body of (Partial)UpdateElement."""
+
+    type = serializers.SlugField(help_text="Slug of an element type of the element's corpus.")
+    image = serializers.UUIDField(
+        write_only=True, required=False, allow_null=True, help_text="Image the element is a zone of, or null."
+    )
+    polygon = PolygonField(write_only=True, required=False, allow_null=True)
+    classifications = serializers.SerializerMethodField()
+
+    class Meta(ElementSerializer.Meta):
+        fields = (*ElementSerializer.Meta.fields, "image", "polygon", "classifications")
+        read_only_fields = (
+            "id",
+            "corpus",
+            "zone",
+            "worker_run",
+            "worker_version_id",
+            "worker_run_id",
+            "thumbnail_url",
+            "created",
+            "has_children",
+            "classifications",
+        )
+        extra_kwargs = {
+            "confidence": {"min_value": 0, "max_value": 1},
+            "rotation_angle": {"min_value": 0, "max_value": 359},
+        }
+
+    @extend_schema_field(ClassificationPlaceholderSerializer(many=True))
+    def get_classifications(self, element):
+        """Classifications of the element (none can exist yet; the key is there because clients read it)."""
+        return []
+
+    def to_representation(self, element):
+        data = super().to_representation(element)
+        data["type"] = element.type.slug
+        return data
+
+    def validate(self, data):
+        element = self.instance
+        if "type" in data:
+            data["type"] = find_type(element.corpus, data["type"])
+        if "image" in data:
+            image_id = data.pop("image")
+            image = find_image(image_id) if image_id is not None else None
+            data["image"] = image
+            data["polygon"] = zone_polygon(image, data.get("polygon"))
+        elif "polygon" in data:
+            image = element.image
+            if image is None and data["polygon"] is not None:
+                raise serializers.ValidationError(
+                    {"polygon": ["This element has no image: send `image` with the polygon."]}
+                )
+            data["polygon"] = zone_polygon(image, data["polygon"]) if data["polygon"] is not None else None
+            if data["polygon"] is None and image is not None:
+                raise serializers.ValidationError(
+                    {"polygon": ["An element on an image needs a polygon; send `image: null` to remove the zone."]}
+                )
+        return data
+
+
+class ElementChildrenSerializer(serializers.Serializer):
+    children = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=1000,
+        help_text="Elements to put under the parent, in this order, after its current children.",
+    )
+
+
+class ElementParentSerializer(serializers.Serializer):
+    parent = serializers.UUIDField(read_only=True)
+    child = serializers.UUIDField(read_only=True)

@@ -1,0 +1,323 @@
+"""
+Corpora, element types and elements.
+
+Rights are the corpus's: guests read, contributors write elements and types, admins change and
+delete the corpus. A corpus or element the user cannot read answers 404, one they can read but not
+change answers 403. Every view fetches its object together with the user's level in one query
+(`documents.selectors`), and element lists run a fixed number of queries whatever the page size.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.generics import (
+    CreateAPIView,
+    GenericAPIView,
+    ListAPIView,
+    ListCreateAPIView,
+    RetrieveUpdateDestroyAPIView,
+)
+from rest_framework.response import Response
+
+from arkindex.api.params import parse_bool
+from documents import services
+from documents.api.filters import (
+    CHILDREN_ORDERS,
+    CHILDREN_PARAMETERS,
+    ELEMENTS_PARAMETERS,
+    PARENTS_PARAMETERS,
+    ElementListFilters,
+)
+from documents.api.serializers import (
+    CorpusSerializer,
+    ElementChildrenSerializer,
+    ElementCreateSerializer,
+    ElementDetailSerializer,
+    ElementParentSerializer,
+    ElementSerializer,
+    ElementTypeCreateSerializer,
+)
+from documents.models import Element
+from documents.selectors import (
+    corpora_for_user,
+    corpus_with_level,
+    element_children,
+    element_parents,
+    element_with_level,
+    elements_with_level,
+)
+from users.models import Role
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def check_level(level, needed, *, what, action):
+    """404 when the object is hidden from the user, 403 when their level is below what the action needs."""
+    if (level or 0) < Role.GUEST:
+        raise NotFound(f"{what} not found, or you have no access to it.")
+    if level < needed:
+        role = Role(needed).label.lower()
+        raise PermissionDenied(f"You need {role} access to the corpus to {action}; ask one of its admins.")
+
+
+def get_corpus(request, corpus_id, needed, action="read it", **kwargs):
+    corpus = corpus_with_level(request.user, corpus_id, **kwargs)
+    check_level(getattr(corpus, "max_level", 0), needed, what=f"Corpus {corpus_id}", action=action)
+    return corpus
+
+
+def get_element(request, element_id, needed, action="read it", **kwargs):
+    element = element_with_level(request.user, element_id, **kwargs)
+    check_level(getattr(element, "corpus_level", 0), needed, what=f"Element {element_id}", action=action)
+    return element
+
+
+# Corpora
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(operation_id="ListCorpus", description="Corpora the user can read, as a plain array."),
+    post=extend_schema(operation_id="CreateCorpus", description="Create a corpus; its creator becomes its admin."),
+)
+class CorpusList(ListCreateAPIView):
+    serializer_class = CorpusSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return corpora_for_user(self.request.user).select_related("top_level_type").prefetch_related("types")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        corpus = services.corpus_create(
+            user=self.request.user,
+            name=data["name"],
+            description=data.get("description", ""),
+            public=data.get("public", False),
+        )
+        corpus.max_level = Role.ADMIN.value
+        serializer.instance = corpus
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(operation_id="RetrieveCorpus", description="A corpus with its element types."),
+    patch=extend_schema(operation_id="PartialUpdateCorpus", description="Change a corpus (corpus admins)."),
+    delete=extend_schema(
+        operation_id="DestroyCorpus",
+        description="Delete a corpus and all its elements (corpus admins). The deletion runs in the background.",
+    ),
+)
+class CorpusDetail(RetrieveUpdateDestroyAPIView):
+    serializer_class = CorpusSerializer
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+    lookup_url_kwarg = "id"
+
+    def get_object(self):
+        needed = Role.GUEST if self.request.method in READ_METHODS else Role.ADMIN
+        action = "read it" if needed == Role.GUEST else "change or delete it"
+        return get_corpus(self.request, self.kwargs["id"], needed, action)
+
+    def perform_destroy(self, corpus):
+        services.corpus_destroy(corpus=corpus)
+
+
+# Element types
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="CreateElementType",
+        description="Create an element type in a corpus (contributors). 400 when the slug exists in the corpus.",
+    )
+)
+class ElementTypeCreate(CreateAPIView):
+    serializer_class = ElementTypeCreateSerializer
+    permission_classes = (permissions.IsAuthenticated,)
+
+
+# Elements
+
+
+@extend_schema(tags=["documents"])
+class ElementCreate(GenericAPIView):
+    """Create an element in a corpus (contributors), at the top level or under a parent."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ElementCreateSerializer
+
+    @extend_schema(
+        operation_id="CreateElement",
+        parameters=[
+            OpenApiParameter(
+                "slim_output", OpenApiTypes.BOOL, required=False, description="Return only the new element's `id`."
+            )
+        ],
+        request=ElementCreateSerializer,
+        responses={201: ElementSerializer},
+    )
+    def post(self, request):
+        slim_output = parse_bool(request.query_params.get("slim_output"), field="slim_output", default=False)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        element = services.element_create(creator=request.user, **serializer.validated_data)
+        if slim_output:
+            return Response({"id": str(element.id)}, status=status.HTTP_201_CREATED)
+        element = elements_with_level(request.user).get(pk=element.pk)
+        return Response(ElementSerializer(element, context=self.get_serializer_context()).data, status=201)
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(operation_id="RetrieveElement", description="An element, with its zone on an image."),
+    put=extend_schema(operation_id="UpdateElement", description="Change an element (contributors)."),
+    patch=extend_schema(operation_id="PartialUpdateElement", description="Change some fields of an element."),
+    delete=extend_schema(
+        operation_id="DestroyElement",
+        description=(
+            "Delete an element and its descendants that have no other parent outside it (contributors). "
+            "Large subtrees are deleted in the background."
+        ),
+    ),
+)
+class ElementDetail(RetrieveUpdateDestroyAPIView):
+    serializer_class = ElementDetailSerializer
+    lookup_url_kwarg = "id"
+
+    def get_object(self):
+        writing = self.request.method not in READ_METHODS
+        needed = Role.CONTRIBUTOR if writing else Role.GUEST
+        return get_element(self.request, self.kwargs["id"], needed, "change or delete it" if writing else "read it")
+
+    def perform_destroy(self, element):
+        services.element_destroy(element=element)
+
+
+class ElementListBase(ListAPIView):
+    serializer_class = ElementSerializer
+    filter_backends = ()
+    orders = ("name", "created", "random")
+    default_order = "name"
+    allow_top_level = False
+
+    def get_filters(self):
+        if not hasattr(self, "_filters"):
+            self._filters = ElementListFilters(
+                self.request.query_params,
+                orders=self.orders,
+                default_order=self.default_order,
+                allow_top_level=self.allow_top_level,
+            )
+        return self._filters
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["list_options"] = self.get_filters().options
+        return context
+
+    def finish(self, queryset, corpus_types, *, positioned=False):
+        filters = self.get_filters()
+        queryset = filters.filter(queryset.select_related("corpus", "type", "image__server"), corpus_types)
+        return filters.sort(queryset, positioned=positioned)
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(operation_id="ListElements", parameters=ELEMENTS_PARAMETERS, description="Elements of a corpus.")
+)
+class CorpusElementList(ElementListBase):
+    allow_top_level = True
+
+    def get_queryset(self):
+        self.get_filters()  # a bad parameter answers 400 before any query
+        corpus = get_corpus(self.request, self.kwargs["corpus"], Role.GUEST, with_types=True)
+        return self.finish(Element.objects.filter(corpus=corpus), corpus.type_list)
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListElementChildren",
+        parameters=CHILDREN_PARAMETERS,
+        description="Children of an element, in their order under it, or all its descendants with `recursive`.",
+    )
+)
+class ElementChildrenList(ElementListBase):
+    orders = CHILDREN_ORDERS
+    default_order = "position"
+
+    def get_queryset(self):
+        filters = self.get_filters()
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST, for_listing=True)
+        queryset = element_children(element, recursive=filters.recursive)
+        return self.finish(queryset, element.type_list, positioned=not filters.recursive)
+
+
+@extend_schema(tags=["documents"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListElementParents",
+        parameters=PARENTS_PARAMETERS,
+        description="Parents of an element, or all its ancestors with `recursive`.",
+    )
+)
+class ElementParentsList(ElementListBase):
+    def get_queryset(self):
+        filters = self.get_filters()
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST, for_listing=True)
+        return self.finish(element_parents(element, recursive=filters.recursive), element.type_list)
+
+
+@extend_schema(tags=["documents"])
+class ElementParent(GenericAPIView):
+    """Link an element to an additional parent, or remove one of its parents."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ElementParentSerializer
+
+    def get_pair(self):
+        child_id, parent_id = self.kwargs["child"], self.kwargs["parent"]
+        found = elements_with_level(self.request.user).filter(pk__in=[child_id, parent_id]).in_bulk()
+        child, parent = found.get(child_id), found.get(parent_id)
+        check_level(getattr(child, "corpus_level", 0), Role.GUEST, what=f"Element {child_id}", action="read it")
+        check_level(getattr(parent, "corpus_level", 0), Role.GUEST, what=f"Element {parent_id}", action="read it")
+        check_level(child.corpus_level, Role.CONTRIBUTOR, what=f"Element {child_id}", action="change its parents")
+        return child, parent
+
+    @extend_schema(operation_id="CreateElementParent", request=None, responses={201: ElementParentSerializer})
+    def post(self, request, *args, **kwargs):
+        child, parent = self.get_pair()
+        services.element_add_parent(child=child, parent=parent)
+        return Response({"parent": str(parent.id), "child": str(child.id)}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="DestroyElementParent", request=None, responses={204: OpenApiResponse()})
+    def delete(self, request, *args, **kwargs):
+        child, parent = self.get_pair()
+        services.element_remove_parent(child=child, parent=parent)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["documents"])
+class ElementChildrenCreate(GenericAPIView):
+    """Put existing elements under a parent, after its current children (contributors)."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ElementChildrenSerializer
+
+    @extend_schema(operation_id="CreateElementChildren", responses={201: ElementChildrenSerializer})
+    def post(self, request, *args, **kwargs):
+        parent = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        child_ids = list(dict.fromkeys(serializer.validated_data["children"]))
+        children = {child.id: child for child in Element.objects.filter(pk__in=child_ids, corpus_id=parent.corpus_id)}
+        missing = [str(child_id) for child_id in child_ids if child_id not in children]
+        if missing:
+            return Response(
+                {"children": [f"Element(s) {', '.join(missing)} do not exist in the corpus of the parent."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        services.element_add_children(parent=parent, children=[children[child_id] for child_id in child_ids])
+        return Response({"children": [str(child_id) for child_id in child_ids]}, status=status.HTTP_201_CREATED)

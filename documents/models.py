@@ -1,0 +1,183 @@
+"""
+Corpora, their element types, IIIF images and the elements that worker results are attached to.
+
+The element tree is stored as materialised paths: each `ElementPath` row holds the ids of an
+element's ancestors from the top, and an element has one row per way down from a top-level element
+(an element may have several parents). A top-level element has a single path `[]`. Two invariants
+hold after every change made by `documents.services`:
+
+- every path of a child under X is one of X's paths followed by X, for each of X's paths;
+- all paths of an element ending with the same parent carry the same `ordering` (its position
+  under that parent).
+
+Children of X are the paths whose last item (`parent`, a generated column) is X; descendants are
+the paths containing X (a GIN index answers `path @> ARRAY[X]`).
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Func
+from django.db.models.functions import Upper
+
+from arkindex.models import IndexableModel
+
+
+class ArrayLast(Func):
+    """The last item of a one-dimensional array, NULL for an empty one."""
+
+    template = "(%(expressions)s)[array_length(%(expressions)s, 1)]"
+    arity = 1
+
+
+class Corpus(IndexableModel):
+    name = models.CharField(max_length=250)
+    description = models.TextField(blank=True, default="")
+    public = models.BooleanField(default=False)
+    indexable = models.BooleanField(default=False, help_text="Whether the search engine indexes this corpus.")
+    top_level_type = models.ForeignKey(
+        "documents.ElementType",
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.SET_NULL,
+        help_text="Type of the elements shown at the top of this corpus.",
+    )
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="corpora", on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "corpora"
+
+    def __str__(self):
+        return self.name
+
+
+class ElementType(IndexableModel):
+    corpus = models.ForeignKey(Corpus, related_name="types", on_delete=models.CASCADE)
+    slug = models.SlugField(max_length=100)
+    display_name = models.CharField(max_length=250)
+    folder = models.BooleanField(default=False)
+    color = models.CharField(max_length=6, default="28b62c", help_text="Hexadecimal RGB colour, without `#`.")
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [models.UniqueConstraint(fields=["corpus", "slug"], name="unique_element_type_slug")]
+
+    def __str__(self):
+        return self.display_name
+
+
+class ImageServer(IndexableModel):
+    url = models.URLField(max_length=250, unique=True, help_text="Base URL of the IIIF image server.")
+    display_name = models.CharField(max_length=250)
+    version = models.PositiveSmallIntegerField(choices=[(2, "IIIF 2"), (3, "IIIF 3")], default=2)
+    max_width = models.PositiveIntegerField(null=True, blank=True, help_text="Largest width served; empty: none.")
+    max_height = models.PositiveIntegerField(null=True, blank=True, help_text="Largest height served; empty: none.")
+
+    class Meta:
+        ordering = ["display_name", "id"]
+
+    def __str__(self):
+        return self.display_name
+
+
+class ImageStatus(models.TextChoices):
+    Unchecked = "unchecked"
+    Checked = "checked"
+    Error = "error"
+
+
+class Image(IndexableModel):
+    server = models.ForeignKey(ImageServer, related_name="images", on_delete=models.PROTECT)
+    path = models.CharField(max_length=800, help_text="Path of the image on its server, URL-encoded.")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=50, choices=ImageStatus.choices, default=ImageStatus.Unchecked)
+
+    class Meta:
+        ordering = ["server", "path"]
+        constraints = [models.UniqueConstraint(fields=["server", "path"], name="unique_image_path_per_server")]
+
+    def __str__(self):
+        return self.path
+
+    @property
+    def url(self):
+        """IIIF base URL of the image."""
+        return f"{self.server.url.rstrip('/')}/{self.path.lstrip('/')}"
+
+
+class Element(IndexableModel):
+    # The composite indexes below all start with the corpus; a separate one would only cost writes.
+    corpus = models.ForeignKey(Corpus, related_name="elements", on_delete=models.CASCADE, db_index=False)
+    type = models.ForeignKey(ElementType, related_name="elements", on_delete=models.PROTECT)
+    name = models.CharField(max_length=250)
+    image = models.ForeignKey(Image, null=True, blank=True, related_name="elements", on_delete=models.PROTECT)
+    polygon = ArrayField(
+        ArrayField(models.IntegerField(), size=2),
+        null=True,
+        blank=True,
+        help_text="Closed polygon of the zone on the image, as [x, y] points.",
+    )
+    rotation_angle = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(359)])
+    mirrored = models.BooleanField(default=False)
+    confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="elements", on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # ListElements: `type` filter and default order by name; page 1 is read from the index.
+            models.Index(fields=["corpus", "type", "name", "id"], name="element_corpus_type_name"),
+            models.Index(fields=["corpus", "name", "id"], name="element_corpus_name"),
+            models.Index(fields=["corpus", "created", "id"], name="element_corpus_created"),
+            # `name` filter (case-insensitive substring): Django compares UPPER(name) LIKE UPPER(…).
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="element_name_trgm"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True) | models.Q(confidence__gte=0.0, confidence__lte=1.0),
+                name="element_confidence_range",
+            ),
+            # A zone is an image and a polygon on it: both or neither.
+            models.CheckConstraint(
+                condition=models.Q(polygon__isnull=True, image__isnull=True)
+                | models.Q(polygon__isnull=False, image__isnull=False),
+                name="element_zone_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ElementPath(IndexableModel):
+    # Lookups by element are served by the unique (element, path) index.
+    element = models.ForeignKey(Element, related_name="paths", on_delete=models.CASCADE, db_index=False)
+    path = ArrayField(models.UUIDField(), default=list, blank=True, help_text="Ancestors' ids, from the top.")
+    ordering = models.PositiveIntegerField(default=0, help_text="Position of the element under its parent.")
+    parent = models.GeneratedField(
+        expression=ArrayLast("path"),
+        output_field=models.UUIDField(null=True),
+        db_persist=True,
+        help_text="The last item of the path: the element's parent on this path, null at the top level.",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["element", "path"], name="unique_element_path")]
+        indexes = [
+            # ListElementChildren, has_children, top_level (`parent IS NULL`) and the next position.
+            models.Index(fields=["parent", "ordering"], name="element_path_parent"),
+            # Recursive listings: `path @> ARRAY[id]`.
+            GinIndex(fields=["path"], name="element_path_gin"),
+        ]
+
+    def __str__(self):
+        return f"{self.element_id}: {'/'.join(map(str, self.path)) or '(top level)'}"
