@@ -31,7 +31,3 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if token.last_used is None or (now - token.last_used).total_seconds() > 60:
             model.objects.filter(pk=token.pk).update(last_used=now)
         return token.user, token
-
-
-class SessionAuthentication(authentication.SessionAuthentication):
-    pass

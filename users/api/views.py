@@ -22,7 +22,9 @@ class UserLogin(APIView):
     authentication_classes = ()
     throttle_classes = (LoginThrottle,)
 
-    @extend_schema(operation_id="Login", request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["users"])
+    @extend_schema(
+        operation_id="Login", request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["users"]
+    )
     def post(self, request):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

@@ -1,0 +1,136 @@
+"""
+Production settings and entry points, run as an operator runs them: `check --deploy`, the refusal
+of the default secret key, `createsuperuser --noinput` from two variables, and gunicorn serving the
+API from `arkindex.wsgi`.
+"""
+
+import secrets
+import signal
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from arkindex.settings import DEFAULT_SECRET_KEY
+from arkindex.tests.conftest import REPO_ROOT, child_env, free_port, http, run_cli, stop_process, wait_for
+from users.models import Token
+
+
+def production_env(**overrides):
+    return {
+        "DJANGO_SETTINGS_MODULE": "arkindex.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "PUBLIC_URL": "https://arkindex.example.com",
+        "ALLOWED_HOSTS": "arkindex.example.com",
+        **overrides,
+    }
+
+
+def test_check_deploy_is_clean():
+    result = run_cli("check", "--deploy", "--fail-level", "WARNING", **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_flags_plain_http():
+    """The check can fail: without HTTPS, Django's own deploy warnings are there."""
+    result = run_cli(
+        "check", "--deploy", "--fail-level", "WARNING", **production_env(PUBLIC_URL="http://arkindex.example.com")
+    )
+    assert result.returncode == 1
+    assert "security.W008" in result.stderr  # SECURE_SSL_REDIRECT
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"SECRET_KEY": None},
+        {"SECRET_KEY": DEFAULT_SECRET_KEY},
+    ],
+    ids=["unset", "default"],
+)
+def test_production_refuses_default_secret_key(variables):
+    result = run_cli("check", **production_env(**variables))
+    assert result.returncode == 1
+    assert "Configuration error: SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"DEBUG": "true"}, {"ARKINDEX_ALLOW_DEFAULT_SECRET_KEY": "true"}],
+    ids=["debug", "explicitly-allowed"],
+)
+def test_default_secret_key_allowed_when_asked(variables):
+    result = run_cli("check", **production_env(SECRET_KEY=None, **variables))
+    assert result.returncode == 0, result.stderr
+
+
+def test_createsuperuser_noinput_from_environment(db, monkeypatch, anonymous_client):
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "Operator@Example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-operator-password")
+    call_command("createsuperuser", interactive=False, verbosity=0)
+
+    user = get_user_model().objects.get()
+    assert user.email == "operator@example.com"
+    assert user.is_superuser and user.is_staff and user.is_admin
+    response = anonymous_client.post(
+        "/api/v1/user/login/", {"email": "operator@example.com", "password": "a-long-operator-password"}
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["is_admin"] is True
+
+
+def test_createsuperuser_noinput_needs_the_email(db, monkeypatch):
+    monkeypatch.delenv("DJANGO_SUPERUSER_EMAIL", raising=False)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-operator-password")
+    with pytest.raises(Exception, match="email"):
+        call_command("createsuperuser", interactive=False, verbosity=0)
+    assert not get_user_model().objects.exists()
+
+
+def test_gunicorn_serves_the_api(test_database_url, test_redis_url, make_user, tmp_path):
+    token = Token.objects.create(user=make_user("gunicorn@example.com"), name="gunicorn")
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = child_env(
+        **production_env(
+            DATABASE_URL=test_database_url,
+            REDIS_URL=test_redis_url,
+            # Plain HTTP on loopback, as a TLS-terminating proxy would forward it.
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
+            ALLOWED_HOSTS="127.0.0.1",
+        )
+    )
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "arkindex.wsgi", "--bind", f"127.0.0.1:{port}"]
+            + ["--workers", "1", "--no-control-socket"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy():
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
+            try:
+                return http("GET", f"{base}/api/v1/health/", timeout=2)
+            except OSError:
+                return None
+
+        status, body = wait_for(healthy, 30, log.read_text)
+        assert (status, body) == (200, {"database": "ok", "redis": "ok"})
+
+        # What the test committed is what gunicorn's workers read.
+        status, body = http("GET", f"{base}/api/v1/user/", token=token.key)
+        assert (status, body["email"]) == (200, "gunicorn@example.com")
+    finally:
+        # SIGTERM is the graceful stop gunicorn gets from any process manager.
+        assert stop_process(process, signal.SIGTERM) == 0, log.read_text()
