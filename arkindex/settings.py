@@ -142,11 +142,15 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
 # Storage: a local folder by default, any S3-compatible service when AWS_STORAGE_BUCKET_NAME is set.
+# Upload and download links (signed by us or by S3) stay valid this many seconds.
+STORAGE_URL_EXPIRY = env_int("STORAGE_URL_EXPIRY", 3600)
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL")
     AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME")
     AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+    # Presigned URLs signed with Signature Version 4, which S3-compatible services accept (version 2 is deprecated).
+    AWS_S3_SIGNATURE_VERSION = os.environ.get("AWS_S3_SIGNATURE_VERSION", "s3v4")
     default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
@@ -168,7 +172,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arkindex@localhost")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "arkindex.api.authentication.TokenAuthentication",
-        "arkindex.api.authentication.SessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -194,6 +198,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Several objects have a `state` with their own values: each gets an enum named after its object.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionStateEnum": "workers.models.ModelVersionState",
+        "WorkerVersionStateEnum": "workers.models.WorkerVersionState",
+        "FeatureUsageEnum": "workers.models.FeatureUsage",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class WorkersConfig(AppConfig):
     name = "workers"
+
+    def ready(self):
+        # Model version archives are a target of the multipart upload operations.
+        from workers import model_services  # noqa: F401

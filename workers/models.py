@@ -176,9 +176,7 @@ class ModelVersionState(models.TextChoices):
 
 class ModelVersion(IndexableModel):
     model = models.ForeignKey(Model, related_name="versions", on_delete=models.CASCADE)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, related_name="children", on_delete=models.SET_NULL
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, related_name="children", on_delete=models.SET_NULL)
     tag = models.CharField(max_length=50, null=True, blank=True)
     description = models.TextField(blank=True, default="")
     state = models.CharField(max_length=20, choices=ModelVersionState.choices, default=ModelVersionState.Created)
