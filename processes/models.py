@@ -1,0 +1,150 @@
+"""
+Processes and the worker runs they are made of.
+
+A process runs worker runs over elements of a corpus, picked by its element filters. A worker run
+is the unique combination of one process, one worker version, an optional model version and an
+optional configuration: every result a worker publishes is signed with one, which is how anyone
+knows which worker, model and configuration produced it. Each user also has a personal `local`
+process holding their *user worker runs*, used to sign results made outside of any process.
+
+Worker versions, model versions and configurations are protected: one that a worker run uses
+cannot be deleted, only archived.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from arkindex.models import IndexableModel
+
+
+class ProcessMode(models.TextChoices):
+    Workers = "workers"
+    Dataset = "dataset"
+    Template = "template"
+    Local = "local"
+    Repository = "repository"
+    Files = "files"
+    S3 = "s3"
+    Export = "export"
+
+
+class ActivityState(models.TextChoices):
+    """Whether worker activities are tracked for a process, and how far their initialisation got."""
+
+    Disabled = "disabled"
+    Pending = "pending"
+    Ready = "ready"
+    Error = "error"
+
+
+class ProcessState(models.TextChoices):
+    Unscheduled = "unscheduled"
+    Pending = "pending"
+    Running = "running"
+    Completed = "completed"
+    Failed = "failed"
+    Error = "error"
+    Stopping = "stopping"
+    Stopped = "stopped"
+
+
+class Process(IndexableModel):
+    name = models.CharField(max_length=250, null=True, blank=True)
+    mode = models.CharField(max_length=20, choices=ProcessMode.choices)
+    corpus = models.ForeignKey(
+        "documents.Corpus", null=True, blank=True, related_name="processes", on_delete=models.CASCADE
+    )
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="processes", on_delete=models.CASCADE)
+
+    # Element filters: which elements of the corpus the process runs on.
+    element = models.ForeignKey("documents.Element", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    element_type = models.ForeignKey(
+        "documents.ElementType", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    name_contains = models.CharField(max_length=250, null=True, blank=True)
+    load_children = models.BooleanField(default=False)
+    use_selection = models.BooleanField(default=False)
+
+    template = models.ForeignKey("self", null=True, blank=True, related_name="applications", on_delete=models.SET_NULL)
+    activity_state = models.CharField(max_length=20, choices=ActivityState.choices, default=ActivityState.Disabled)
+    use_cache = models.BooleanField(default=False)
+    use_gpu = models.BooleanField(default=False)
+    chunks = models.PositiveIntegerField(default=1)
+    skip_elements_json = models.BooleanField(default=False)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "processes"
+        constraints = [
+            # The personal process holding a user's worker runs.
+            models.UniqueConstraint(fields=["creator"], condition=Q(mode="local"), name="unique_local_process"),
+            models.CheckConstraint(
+                condition=Q(mode__in=["local", "repository"]) | Q(corpus__isnull=False),
+                name="process_corpus_required",
+            ),
+            models.CheckConstraint(condition=Q(chunks__gte=1), name="process_chunks_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["corpus", "-created"]),
+            models.Index(fields=["creator", "-created"]),
+            models.Index(fields=["mode", "-created"]),
+        ]
+
+    def __str__(self):
+        return self.name or f"{self.get_mode_display()} process {self.id}"
+
+    @property
+    def state(self):
+        """A process takes its state from its tasks; without tasks (not started, or local) it is unscheduled."""
+        return ProcessState.Unscheduled
+
+
+class WorkerRun(IndexableModel):
+    process = models.ForeignKey(Process, related_name="worker_runs", on_delete=models.CASCADE)
+    version = models.ForeignKey("workers.WorkerVersion", related_name="worker_runs", on_delete=models.PROTECT)
+    model_version = models.ForeignKey(
+        "workers.ModelVersion", null=True, blank=True, related_name="worker_runs", on_delete=models.PROTECT
+    )
+    configuration = models.ForeignKey(
+        "workers.WorkerConfiguration", null=True, blank=True, related_name="worker_runs", on_delete=models.PROTECT
+    )
+    # Worker runs of the same process that must finish first: a DAG, each parent at most once.
+    parents = ArrayField(models.UUIDField(), default=list, blank=True)
+    summary = models.TextField(editable=False)
+    use_gpu = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["process", "version", "model_version", "configuration"],
+                nulls_distinct=False,
+                name="unique_worker_run_per_process",
+            ),
+        ]
+
+    def __str__(self):
+        return self.summary
+
+    def build_summary(self):
+        """
+        How a worker run is named wherever its results are shown, e.g.
+        `Worker Demo @ 1a2b3c with model Layout @ v2 using configuration 'Fast'`.
+        """
+        summary = f"Worker {self.version.worker.name} @ {self.version.short_label}"
+        if self.model_version_id:
+            model_version = self.model_version
+            summary += f" with model {model_version.model.name} @ {model_version.tag or str(model_version.id)[:6]}"
+        if self.configuration_id:
+            summary += f" using configuration '{self.configuration.name}'"
+        return summary
+
+    def save(self, *args, **kwargs):
+        self.summary = self.build_summary()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "summary"}
+        super().save(*args, **kwargs)
