@@ -43,9 +43,11 @@ def filter_rights(user, queryset, level=Role.GUEST):
     if user.is_authenticated and user.is_admin:
         return queryset.annotate(max_level=Value(Role.ADMIN.value, output_field=IntegerField()))
 
-    public_level = Case(
-        When(public=True, then=Value(Role.GUEST.value)), default=Value(0), output_field=IntegerField()
-    ) if _is_public_model(model) else Value(0, output_field=IntegerField())
+    public_level = (
+        Case(When(public=True, then=Value(Role.GUEST.value)), default=Value(0), output_field=IntegerField())
+        if _is_public_model(model)
+        else Value(0, output_field=IntegerField())
+    )
 
     if user.is_authenticated:
         max_level = Greatest(Coalesce(_rights_subquery(user, model), Value(0)), public_level)
