@@ -56,6 +56,24 @@ def corpus_create(*, user, name, description="", public=False):
     return corpus
 
 
+# Apps below this one own tables that point at corpora and elements. They register here, from
+# their AppConfig.ready(), how to clear them: SQL run in the deletion's own transaction, before the
+# corpus or the elements go. A corpus hook gets (cursor, corpus_id); an element hook gets the cursor
+# while the temporary table `doomed_elements (id)` holds the IDs about to be deleted.
+CORPUS_DELETION_HOOKS = []
+ELEMENT_DELETION_HOOKS = []
+
+
+def on_corpus_deletion(hook):
+    CORPUS_DELETION_HOOKS.append(hook)
+    return hook
+
+
+def on_element_deletion(hook):
+    ELEMENT_DELETION_HOOKS.append(hook)
+    return hook
+
+
 def corpus_destroy(*, corpus):
     """Schedule the deletion of a corpus and everything in it."""
     enqueue_on_commit("documents.jobs.corpus_delete", str(corpus.id), job_id=f"corpus-delete-{corpus.id}")
@@ -72,6 +90,8 @@ def corpus_delete(*, corpus_id):
             logger.info("Corpus %s is already deleted", corpus_id)
             return False
         _tree_lock(corpus_id)
+        for hook in CORPUS_DELETION_HOOKS:
+            hook(cursor, str(corpus_id))
         cursor.execute(
             f"DELETE FROM {PATHS} AS path USING {ELEMENTS} AS element "
             "WHERE path.element_id = element.id AND element.corpus_id = %s",
@@ -182,6 +202,8 @@ def element_delete(*, element_id):
             """,
             params,
         )
+        for hook in ELEMENT_DELETION_HOOKS:
+            hook(cursor)
         cursor.execute(
             f"DELETE FROM {PATHS} WHERE path @> ARRAY[%(element)s::uuid] OR element_id = %(element)s::uuid", params
         )

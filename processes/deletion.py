@@ -1,0 +1,26 @@
+"""
+What deleting a corpus or elements does to processes: a corpus takes its processes and their
+worker runs with it; a deleted element stops being a process's folder filter. Set-based SQL, run
+in the documents deletion's transaction (see `documents.services.on_corpus_deletion`).
+"""
+
+from documents.services import on_corpus_deletion, on_element_deletion
+from processes.models import Process, WorkerRun
+
+PROCESSES = Process._meta.db_table
+WORKER_RUNS = WorkerRun._meta.db_table
+
+
+@on_corpus_deletion
+def delete_corpus_processes(cursor, corpus_id):
+    corpus_processes = f"SELECT id FROM {PROCESSES} WHERE corpus_id = %(corpus)s"
+    params = {"corpus": corpus_id}
+    cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id IN ({corpus_processes})", params)
+    # Templates of this corpus applied elsewhere are forgotten by their applications.
+    cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id IN ({corpus_processes})", params)
+    cursor.execute(f"DELETE FROM {PROCESSES} WHERE corpus_id = %(corpus)s", params)
+
+
+@on_element_deletion
+def forget_deleted_folders(cursor):
+    cursor.execute(f"UPDATE {PROCESSES} SET element_id = NULL WHERE element_id IN (SELECT id FROM doomed_elements)")

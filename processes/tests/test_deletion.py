@@ -1,0 +1,40 @@
+"""Deleting a corpus or an element keeps processes consistent, through the documents deletion jobs."""
+
+import django_rq
+import pytest
+
+from documents import services as documents_services
+from documents.models import Corpus, Element, ElementType
+from processes.models import Process, ProcessMode, WorkerRun
+from workers.tests.factories import WorkerVersionFactory
+
+
+@pytest.fixture
+def corpus_process(user):
+    corpus = Corpus.objects.create(name="Doomed")
+    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    folder = Element.objects.create(corpus=corpus, type=folder_type, name="Folder")
+    folder.paths.create(path=[], ordering=0)
+    process = Process.objects.create(
+        corpus=corpus, creator=user, mode=ProcessMode.Workers, element=folder, element_type=folder_type
+    )
+    WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    return process
+
+
+def test_corpus_deletion_takes_processes(corpus_process, user, django_capture_on_commit_callbacks):
+    other = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    with django_capture_on_commit_callbacks(execute=True):
+        documents_services.corpus_destroy(corpus=corpus_process.corpus)
+    django_rq.get_worker("default").work(burst=True)
+    assert not Corpus.objects.filter(id=corpus_process.corpus_id).exists()
+    assert not Process.objects.filter(id=corpus_process.id).exists()
+    assert not WorkerRun.objects.filter(process_id=corpus_process.id).exists()
+    assert Process.objects.filter(id=other.id).exists()
+
+
+def test_element_deletion_clears_folder_filter(corpus_process):
+    documents_services.element_delete(element_id=corpus_process.element_id)
+    corpus_process.refresh_from_db()
+    assert corpus_process.element_id is None
+    assert corpus_process.worker_runs.count() == 1
