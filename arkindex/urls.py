@@ -16,6 +16,7 @@ api_patterns = [
     path("", include("workers.api.urls")),
     path("", include("workers.api.model_urls")),
     path("", include("processes.api.urls")),
+    path("", include("ponos.api.urls")),
 ]
 
 urlpatterns = [

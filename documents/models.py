@@ -130,6 +130,10 @@ class Element(IndexableModel):
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="elements", on_delete=models.SET_NULL
     )
+    # The worker run that produced the element; null for an element made by a person.
+    worker_run = models.ForeignKey(
+        "processes.WorkerRun", null=True, blank=True, related_name="elements", on_delete=models.PROTECT
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -181,3 +185,18 @@ class ElementPath(IndexableModel):
 
     def __str__(self):
         return f"{self.element_id}: {'/'.join(map(str, self.path)) or '(top level)'}"
+
+
+class Selection(models.Model):
+    """The elements a user picked, to act on them together (a process, a dataset, a bulk action)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="selections", on_delete=models.CASCADE)
+    element = models.ForeignKey(Element, related_name="selections", on_delete=models.CASCADE)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "element"], name="unique_selected_element")]
+        indexes = [models.Index(fields=["element"], name="selection_element")]
+
+    def __str__(self):
+        return f"{self.user_id} selected {self.element_id}"

@@ -1,7 +1,11 @@
 """
-What deleting a corpus or elements does to processes: a corpus takes its processes and their
-worker runs with it; a deleted element stops being a process's folder filter. Set-based SQL, run
-in the documents deletion's transaction (see `documents.services.on_corpus_deletion`).
+What deleting a corpus, elements or a process does to processes: a corpus takes its processes and
+their worker runs with it; a deleted element stops being a process's folder filter. Set-based SQL,
+run in the documents deletion's transaction (see `documents.services.on_corpus_deletion`).
+
+Apps below this one (the scheduler's tasks, for instance) register what a process's deletion
+must also remove with `on_process_deletion`: each hook receives a cursor and the process id, inside
+the deletion's transaction, before the process and its worker runs are deleted.
 """
 
 from documents.services import on_corpus_deletion, on_element_deletion
@@ -9,12 +13,21 @@ from processes.models import Process, WorkerRun
 
 PROCESSES = Process._meta.db_table
 WORKER_RUNS = WorkerRun._meta.db_table
+PROCESS_ELEMENTS = Process.elements.through._meta.db_table
+
+PROCESS_DELETION_HOOKS = []
+
+
+def on_process_deletion(hook):
+    PROCESS_DELETION_HOOKS.append(hook)
+    return hook
 
 
 @on_corpus_deletion
 def delete_corpus_processes(cursor, corpus_id):
     corpus_processes = f"SELECT id FROM {PROCESSES} WHERE corpus_id = %(corpus)s"
     params = {"corpus": corpus_id}
+    cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id IN ({corpus_processes})", params)
     cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id IN ({corpus_processes})", params)
     # Templates of this corpus applied elsewhere are forgotten by their applications.
     cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id IN ({corpus_processes})", params)
@@ -22,5 +35,6 @@ def delete_corpus_processes(cursor, corpus_id):
 
 
 @on_element_deletion
-def forget_deleted_folders(cursor):
+def forget_deleted_elements(cursor):
+    cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE element_id IN (SELECT id FROM doomed_elements)")
     cursor.execute(f"UPDATE {PROCESSES} SET element_id = NULL WHERE element_id IN (SELECT id FROM doomed_elements)")

@@ -12,9 +12,11 @@ cannot be deleted, only archived.
 """
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from arkindex.models import IndexableModel
 
@@ -50,6 +52,64 @@ class ProcessState(models.TextChoices):
     Stopped = "stopped"
 
 
+# States after which a process never changes again, unless retried.
+FINAL_PROCESS_STATES = (ProcessState.Completed, ProcessState.Failed, ProcessState.Error, ProcessState.Stopped)
+# Task states that leave a process's unscheduled tasks waiting forever.
+BLOCKING_STATES = [ProcessState.Error, ProcessState.Failed, ProcessState.Stopped]
+
+
+def process_state_expression(states):
+    """
+    The state of a process from the distinct states of the tasks of its last run (`states`, the name of
+    an array annotation). Work in progress wins over failures, so a process whose
+    independent branches still run is running; unscheduled tasks behind a failed parent never run,
+    so they do not keep a failed process from ending.
+    """
+
+    def has(state):
+        return Q(**{f"{states}__contains": [state]})
+
+    blocked = Q(**{f"{states}__overlap": BLOCKING_STATES})
+    return Case(
+        When(has(ProcessState.Running), then=Value(ProcessState.Running)),
+        When(has(ProcessState.Stopping), then=Value(ProcessState.Stopping)),
+        When(has(ProcessState.Pending), then=Value(ProcessState.Pending)),
+        When(has(ProcessState.Unscheduled) & ~blocked & has(ProcessState.Completed), then=Value(ProcessState.Running)),
+        When(has(ProcessState.Unscheduled) & ~blocked, then=Value(ProcessState.Unscheduled)),
+        When(has(ProcessState.Error), then=Value(ProcessState.Error)),
+        When(has(ProcessState.Failed), then=Value(ProcessState.Failed)),
+        When(has(ProcessState.Stopped), then=Value(ProcessState.Stopped)),
+        default=Value(ProcessState.Completed),
+        output_field=models.CharField(),
+    )
+
+
+def process_state(process_ref="pk"):
+    """
+    The state of the process named by the outer query's `process_ref` column, computed by the
+    database in the same query as the rows it is annotated on, so that it can be filtered on and
+    costs nothing per row.
+    """
+    # Tasks belong to the scheduler app, below this one: reached through the reverse relation.
+    task_model = Process._meta.get_field("tasks").related_model
+    last_run = task_model.objects.filter(process_id=OuterRef("process_id")).order_by("-run").values("run")[:1]
+    state = (
+        task_model.objects.filter(process_id=OuterRef(process_ref), run=Subquery(last_run))
+        .order_by()
+        .values("process_id")
+        .annotate(states=ArrayAgg("state", distinct=True))
+        .annotate(state=process_state_expression("states"))
+        .values("state")
+    )
+    return Coalesce(Subquery(state), Value(ProcessState.Unscheduled), output_field=models.CharField())
+
+
+class ProcessQuerySet(models.QuerySet):
+    def with_state(self):
+        """Annotate each process's `state_value` (see `process_state`)."""
+        return self.annotate(state_value=process_state())
+
+
 class Process(IndexableModel):
     name = models.CharField(max_length=250, null=True, blank=True)
     mode = models.CharField(max_length=20, choices=ProcessMode.choices)
@@ -66,6 +126,9 @@ class Process(IndexableModel):
     name_contains = models.CharField(max_length=250, null=True, blank=True)
     load_children = models.BooleanField(default=False)
     use_selection = models.BooleanField(default=False)
+    # An explicit list of elements, instead of (not on top of) the other filters.
+    elements = models.ManyToManyField("documents.Element", related_name="+", blank=True)
+    farm = models.ForeignKey("ponos.Farm", null=True, blank=True, related_name="processes", on_delete=models.SET_NULL)
 
     template = models.ForeignKey("self", null=True, blank=True, related_name="applications", on_delete=models.SET_NULL)
     activity_state = models.CharField(max_length=20, choices=ActivityState.choices, default=ActivityState.Disabled)
@@ -75,6 +138,8 @@ class Process(IndexableModel):
     skip_elements_json = models.BooleanField(default=False)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+
+    objects = ProcessQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]
@@ -99,8 +164,23 @@ class Process(IndexableModel):
 
     @property
     def state(self):
-        """A process takes its state from its tasks; without tasks (not started, or local) it is unscheduled."""
-        return ProcessState.Unscheduled
+        """
+        A process takes its state from the tasks of its last run; without tasks (not started, or
+        local) it is unscheduled. Lists annotate it with `Process.objects.with_state()`.
+        """
+        if not hasattr(self, "state_value"):
+            self.state_value = Process.objects.with_state().values_list("state_value", flat=True).get(pk=self.pk)
+        return ProcessState(self.state_value)
+
+    @property
+    def is_running(self):
+        """Started and not ended: its tasks may still change."""
+        return self.started is not None and self.state not in FINAL_PROCESS_STATES
+
+
+class WorkerRunQuerySet(models.QuerySet):
+    def with_process_state(self):
+        return self.annotate(process_state_value=process_state("process_id"))
 
 
 class WorkerRun(IndexableModel):
@@ -117,6 +197,8 @@ class WorkerRun(IndexableModel):
     summary = models.TextField(editable=False)
     use_gpu = models.BooleanField(default=False)
 
+    objects = WorkerRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["created"]
         constraints = [
@@ -129,6 +211,13 @@ class WorkerRun(IndexableModel):
 
     def __str__(self):
         return self.summary
+
+    @property
+    def process_with_state(self):
+        """The run's process, with the state annotated by `with_process_state` when there is one."""
+        if hasattr(self, "process_state_value"):
+            self.process.state_value = self.process_state_value
+        return self.process
 
     def build_summary(self):
         """

@@ -2,11 +2,12 @@
 Rules of processes and worker runs that are more than a field.
 """
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from documents.models import Corpus
+from documents.models import Corpus, Element, ElementPath, Selection
 from processes.models import Process, ProcessMode, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
@@ -116,3 +117,43 @@ def create_user_worker_run(user, *, version_id, model_version_id=None, configura
         return WorkerRun.objects.create(
             process=process, version=version, model_version=model_version, configuration=configuration
         )
+
+
+def process_elements(process):
+    """
+    The elements a process runs on, each once, as one queryset (never materialised here):
+
+    - an explicit list of elements, when the process has one, and nothing else;
+    - otherwise the creator's selected elements of the corpus with `use_selection`, the folder
+      element and everything below it with `element`, or the whole corpus;
+    - `load_children` adds everything below the selected or listed elements;
+    - then `element_type` and `name_contains` narrow the set.
+    """
+    corpus_elements = Element.objects.filter(corpus_id=process.corpus_id)
+    if process.elements.exists():
+        roots = process.elements.through.objects.filter(process_id=process.id).values("element_id")
+        queryset = corpus_elements.filter(id__in=roots)
+        with_descendants = process.load_children
+    elif process.use_selection:
+        roots = Selection.objects.filter(user_id=process.creator_id).values("element_id")
+        queryset = corpus_elements.filter(id__in=roots)
+        with_descendants = process.load_children
+    elif process.element_id:
+        roots = [process.element_id]
+        queryset = corpus_elements.filter(id=process.element_id)
+        with_descendants = True
+    else:
+        queryset = corpus_elements
+        with_descendants = False
+
+    if with_descendants:
+        # `path && ARRAY(SELECT …)`: one index scan on the paths for all the roots at once.
+        root_ids = roots if isinstance(roots, list) else ArraySubquery(roots)
+        below = ElementPath.objects.filter(path__overlap=root_ids).values("element_id")
+        queryset = corpus_elements.filter(Q(id__in=queryset.values("id")) | Q(id__in=below))
+
+    if process.element_type_id:
+        queryset = queryset.filter(type_id=process.element_type_id)
+    if process.name_contains:
+        queryset = queryset.filter(name__icontains=process.name_contains)
+    return queryset

@@ -53,7 +53,7 @@ class WorkerRunModelVersionSerializer(serializers.ModelSerializer):
 
 
 class WorkerRunSerializer(serializers.ModelSerializer):
-    process = ProcessLightSerializer(read_only=True)
+    process = ProcessLightSerializer(source="process_with_state", read_only=True)
     worker_version = WorkerVersionSerializer(source="version", read_only=True)
     model_version = WorkerRunModelVersionSerializer(read_only=True, allow_null=True)
     configuration = WorkerConfigurationSerializer(read_only=True, allow_null=True)

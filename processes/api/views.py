@@ -38,6 +38,7 @@ class UserWorkerRuns(ListCreateAPIView):
         return (
             WorkerRun.objects.filter(process__mode=ProcessMode.Local, process__creator=self.request.user)
             .select_related(*WORKER_RUN_RELATIONS)
+            .with_process_state()
             .order_by("-created", "id")
         )
 
@@ -71,7 +72,7 @@ class WorkerRunDetails(RetrieveAPIView):
     serializer_class = WorkerRunSerializer
 
     def get_queryset(self):
-        return services.readable_worker_runs(self.request.user).select_related(*WORKER_RUN_RELATIONS)
+        return services.readable_worker_runs(self.request.user).select_related(*WORKER_RUN_RELATIONS).with_process_state()
 
     @extend_schema(operation_id="RetrieveWorkerRun")
     def get(self, request, *args, **kwargs):
