@@ -80,4 +80,3 @@ class Task(IndexableModel):
 
     def __str__(self):
         return self.slug
-

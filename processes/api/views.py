@@ -72,7 +72,8 @@ class WorkerRunDetails(RetrieveAPIView):
     serializer_class = WorkerRunSerializer
 
     def get_queryset(self):
-        return services.readable_worker_runs(self.request.user).select_related(*WORKER_RUN_RELATIONS).with_process_state()
+        runs = services.readable_worker_runs(self.request.user)
+        return runs.select_related(*WORKER_RUN_RELATIONS).with_process_state()
 
     @extend_schema(operation_id="RetrieveWorkerRun")
     def get(self, request, *args, **kwargs):
