@@ -4,10 +4,11 @@ Rules of processes and worker runs that are more than a field.
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, transaction
-from django.db.models import Q
-from rest_framework.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Q, Value, When
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from documents.models import Corpus, Element, ElementPath, Selection
+from documents.selectors import corpus_level_subquery
 from processes.models import Process, ProcessMode, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
@@ -49,6 +50,48 @@ def readable_worker_runs(user):
     corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
     shared = Q(process__corpus__in=corpora) & ~Q(process__mode=ProcessMode.Local)
     return WorkerRun.objects.filter(own | shared)
+
+
+# Processes without a corpus (repository imports) or personal ones belong to their creator alone.
+PERSONAL_MODES = (ProcessMode.Local, ProcessMode.Repository)
+
+
+def processes_with_level(user):
+    """
+    Processes `user` can see, annotated with `level`: their level on the process's corpus, or
+    admin on their own processes of a personal mode. A user's local process is never listed for
+    anyone else, instance administrators included.
+    """
+    if not user.is_authenticated:
+        return Process.objects.none()
+    personal = Q(mode__in=PERSONAL_MODES)
+    own_level = Value(Role.ADMIN.value)
+    queryset = Process.objects.annotate(
+        level=Case(
+            When(personal & Q(creator=user), then=own_level),
+            When(personal, then=Value(Role.ADMIN.value if user.is_admin else 0)),
+            default=corpus_level_subquery(user, "corpus_id"),
+            output_field=IntegerField(),
+        )
+    )
+    return queryset.filter(level__gte=Role.GUEST).exclude(Q(mode=ProcessMode.Local) & ~Q(creator=user))
+
+
+def process_for_user(user, process_id, level=Role.GUEST, queryset=None):
+    """
+    The process `process_id` if `user` can see it, else 404; 403 when they can see it but their
+    level is below `level`. `queryset` (built on `processes_with_level`) adds what the caller needs.
+    """
+    queryset = processes_with_level(user) if queryset is None else queryset
+    process = queryset.filter(pk=process_id).first()
+    if process is None:
+        raise NotFound(f"No process {process_id} that you can see.")
+    if process.level < level:
+        raise PermissionDenied(
+            f"This action needs level {level} ({Role(level).label.lower()}) on the process's corpus; "
+            f"you have level {process.level}."
+        )
+    return process
 
 
 def create_user_worker_run(user, *, version_id, model_version_id=None, configuration_id=None):
