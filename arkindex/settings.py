@@ -5,6 +5,7 @@ Every variable is documented in the README with its default. The defaults suit a
 machine; production settings (``DEBUG`` off) refuse to start with the default secret key.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -172,6 +173,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arkindex@localhost")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "arkindex.api.authentication.TokenAuthentication",
+        "ponos.authentication.TaskAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -203,6 +205,8 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStateEnum": "workers.models.ModelVersionState",
         "WorkerVersionStateEnum": "workers.models.WorkerVersionState",
         "FeatureUsageEnum": "workers.models.FeatureUsage",
+        # Processes and tasks share their states.
+        "StateEnum": "ponos.models.TaskState",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -215,6 +219,8 @@ SPECTACULAR_SETTINGS = {
 
 # Page sizes
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+# Processes: a worker run splits its elements into at most this many parallel tasks.
+MAX_CHUNKS = env_int("MAX_CHUNKS", 20)
 
 # Background jobs: every queue lives on the same Redis; their names come from arkindex.rq.
 RQ_QUEUES = {
@@ -259,6 +265,37 @@ if not DEBUG and PUBLIC_URL.startswith("https://"):
 CSRF_COOKIE_NAME = "arkindex.csrf"
 SESSION_COOKIE_NAME = "arkindex.auth"
 
+# Ponos, the task scheduler and its agents.
+# The first task of a workers process: it lists the process's elements into `elements.json` (or
+# `elements_<chunk>.json`) in its own data folder, for the worker tasks below it. An empty image runs
+# the command as is (local executor).
+PONOS_INITIALISATION_COMMAND = os.environ.get("PONOS_INITIALISATION_COMMAND", "arkindex-process-init")
+PONOS_INITIALISATION_IMAGE = os.environ.get("PONOS_INITIALISATION_IMAGE", "")
+# URL of this API as the tasks reach it (from inside a container, the host's address may differ).
+PONOS_API_URL = os.environ.get("PONOS_API_URL", PUBLIC_URL).rstrip("/")
+# Where agents create the data folders of the tasks they run.
+PONOS_DATA_DIR = os.environ.get("PONOS_DATA_DIR") or None
+# A task running longer than this many seconds is stopped and ends in error.
+PONOS_TASK_TIME_LIMIT = env_int("PONOS_TASK_TIME_LIMIT", 24 * 3600)
+# Bytes of log kept per task attempt; beyond it only the end of the log is kept.
+PONOS_LOG_MAX_SIZE = env_int("PONOS_LOG_MAX_SIZE", 10 * 1024 * 1024)
+# Seconds between two copies of a running task's log to the storage.
+PONOS_LOG_FLUSH_INTERVAL = env_int("PONOS_LOG_FLUSH_INTERVAL", 5)
+# Agents ping every PONOS_AGENT_PING_INTERVAL seconds; one silent for PONOS_AGENT_TIMEOUT seconds is dead.
+PONOS_AGENT_PING_INTERVAL = env_int("PONOS_AGENT_PING_INTERVAL", 10)
+PONOS_AGENT_TIMEOUT = env_int("PONOS_AGENT_TIMEOUT", 60)
+PONOS_AGENT_LOG_LEVEL = os.environ.get("PONOS_AGENT_LOG_LEVEL", "INFO")
+# Seconds between two runs of the periodic scheduling job (`manage.py ponos_scheduler`).
+PONOS_SCHEDULER_INTERVAL = env_int("PONOS_SCHEDULER_INTERVAL", 30)
+# Seconds RQ keeps a failed task job, for the scheduler to end its task in error.
+PONOS_FAILED_JOB_TTL = env_int("PONOS_FAILED_JOB_TTL", 7 * 24 * 3600)
+# Docker executor: credentials of every registry images come from, as JSON
+# {"registry.example.com": {"username": "…", "password": "…"}}, and the network of the containers.
+PONOS_DOCKER_REGISTRIES = json.loads(os.environ.get("PONOS_DOCKER_REGISTRIES") or "{}")
+PONOS_DOCKER_NETWORK = os.environ.get("PONOS_DOCKER_NETWORK") or None
+# Where people browse processes: the end-of-process emails link to `<FRONTEND_URL>/process/<id>`.
+FRONTEND_URL = os.environ.get("FRONTEND_URL", PUBLIC_URL).rstrip("/")
+
 # Where the embedded services of the quickstart keep their data.
 ARKINDEX_DATA_DIR = Path(os.environ.get("ARKINDEX_DATA_DIR", BASE_DIR / "data"))
 
@@ -268,3 +305,8 @@ ARKINDEX_FEATURES = {
     "signup": False,
     "search": False,
 }
+
+# Key sealing the Ponos secrets at rest (AES-256-GCM with a key derived by HKDF, see ponos/secret_store.py).
+# It defaults to SECRET_KEY: set it on its own so that rotating SECRET_KEY does not make every stored
+# secret unreadable (changing SECRETS_KEY itself means setting every secret again).
+SECRETS_KEY = os.environ.get("SECRETS_KEY") or SECRET_KEY

@@ -17,6 +17,8 @@ api_patterns = [
     path("", include("workers.api.model_urls")),
     path("", include("processes.api.urls")),
     path("", include("ponos.api.urls")),
+    path("", include("ponos.api.task_urls")),
+    path("", include("ponos.api.extra_urls")),
 ]
 
 urlpatterns = [

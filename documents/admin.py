@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from documents import services
-from documents.models import Corpus, Element, ElementPath, ElementType, Image, ImageServer
+from documents.models import Corpus, Element, ElementPath, ElementType, Image, ImageServer, Selection
 
 
 class ElementTypeInline(admin.TabularInline):
@@ -82,7 +82,8 @@ class ElementAdmin(admin.ModelAdmin):
     list_display = ("name", "type", "corpus", "created")
     list_filter = ("corpus", "type__slug")
     search_fields = ("=id", "name")
-    raw_id_fields = ("corpus", "type", "creator")
+    # An instance holds many worker runs: a select listing them all would be slow to render.
+    raw_id_fields = ("corpus", "type", "creator", "worker_run")
     # A zone (image and polygon) is checked against the image by the API; it is shown here, not edited.
     readonly_fields = ("id", "image", "polygon", "created", "updated")
     list_select_related = ("corpus", "type")
@@ -106,3 +107,13 @@ class ElementAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for element_id in queryset.values_list("id", flat=True):
             services.element_delete(element_id=element_id)
+
+
+@admin.register(Selection)
+class SelectionAdmin(admin.ModelAdmin):
+    list_display = ("user", "element", "created")
+    search_fields = ("user__email", "=element__id")
+    raw_id_fields = ("user", "element")
+    list_select_related = ("user", "element")
+    readonly_fields = ("created",)
+    show_full_result_count = False

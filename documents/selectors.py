@@ -51,14 +51,29 @@ def corpus_types_subquery(corpus_ref):
     )
 
 
-def corpus_with_level(user, corpus_id, *, with_types=False):
+def worker_version_runs_subquery(version_id):
+    """
+    The ids of the worker runs of a worker version, in any process, as a list. Element lists filter
+    by version with these literal ids (`worker_run_id = ANY(…)`), for which PostgreSQL knows how many
+    elements match, as for types; joining the runs would leave it guessing, and a wrong guess walks
+    a whole corpus in name order for a version that made a few elements. The run model is reached
+    through the element's foreign key: documents does not import processes.
+    """
+    worker_run_model = Element._meta.get_field("worker_run").related_model
+    return ArraySubquery(worker_run_model.objects.filter(version_id=version_id).order_by().values("id"))
+
+
+def corpus_with_level(user, corpus_id, *, with_types=False, worker_version=None):
     """
     One corpus annotated with the user's `max_level` (possibly 0), or None when it does not exist;
-    with its `type_list` (see `corpus_types_subquery`) on demand.
+    with its `type_list` (see `corpus_types_subquery`) on demand, and the `version_runs` of
+    `worker_version` (see `worker_version_runs_subquery`) when one is given.
     """
     queryset = filter_rights(user, Corpus.objects.filter(pk=corpus_id), level=0).select_related("top_level_type")
     if with_types:
         queryset = queryset.annotate(type_list=corpus_types_subquery("pk"))
+    if worker_version:
+        queryset = queryset.annotate(version_runs=worker_version_runs_subquery(worker_version))
     return queryset.first()
 
 
@@ -68,18 +83,21 @@ def corpus_level_subquery(user, corpus_ref="corpus_id"):
     return Coalesce(Subquery(levels, output_field=IntegerField()), Value(0))
 
 
+# What an element's serialisation reads besides its own row, fetched in the same query: the worker
+# run gives `worker_run` ({id, summary}) and `worker_version_id` (its version) without a query per element.
+ELEMENT_RELATED = ("corpus", "type", "image__server", "worker_run")
+
+
 def elements_with_level(user):
     """Elements with what their serialisation needs, annotated with the user's `corpus_level`."""
-    return Element.objects.select_related("corpus", "type", "image__server").annotate(
-        corpus_level=corpus_level_subquery(user)
-    )
+    return Element.objects.select_related(*ELEMENT_RELATED).annotate(corpus_level=corpus_level_subquery(user))
 
 
-def element_with_level(user, element_id, *, for_listing=False):
+def element_with_level(user, element_id, *, for_listing=False, worker_version=None):
     """
     One element annotated with `corpus_level`, or None. For the lists of its children and parents,
-    `first_path` (any one of its paths, see `element_children`) and its corpus's `type_list` are
-    fetched in the same query.
+    `first_path` (any one of its paths, see `element_children`), its corpus's `type_list` and the
+    `version_runs` of `worker_version` when given are fetched in the same query.
     """
     queryset = elements_with_level(user).filter(pk=element_id)
     if for_listing:
@@ -87,6 +105,8 @@ def element_with_level(user, element_id, *, for_listing=False):
             first_path=Subquery(ElementPath.objects.filter(element=OuterRef("pk")).order_by("id").values("path")[:1]),
             type_list=corpus_types_subquery("corpus_id"),
         )
+    if worker_version:
+        queryset = queryset.annotate(version_runs=worker_version_runs_subquery(worker_version))
     return queryset.first()
 
 

@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class PonosConfig(AppConfig):
     name = "ponos"
+
+    def ready(self):
+        from ponos import deletion  # noqa: F401

@@ -1,10 +1,16 @@
 """
 Admin of processes and worker runs. User worker runs are the worker runs of `local` processes:
 the filter on the process mode lists them, and each local process shows its owner's runs.
+
+Foreign keys are raw ids (a select would list every element, corpus or user of the instance), and
+deleting processes goes through the same service as DestroyProcess: checked, hidden at once and
+deleted by a background job, instead of Django's row-by-row cascade.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from rest_framework.exceptions import APIException
 
+from processes import services
 from processes.models import Process, WorkerRun
 
 
@@ -22,14 +28,40 @@ class WorkerRunInline(admin.TabularInline):
 
 @admin.register(Process)
 class ProcessAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "mode", "corpus", "creator", "activity_state", "created", "started", "finished")
-    list_filter = ("mode", "activity_state", "use_gpu", "use_cache")
+    list_display = ("__str__", "mode", "state", "corpus", "creator", "farm", "created", "started", "finished")
+    list_filter = ("mode", "farm", "activity_state", "use_gpu", "use_cache")
     search_fields = ("name", "id", "creator__email", "corpus__name")
-    list_select_related = ("corpus", "creator")
-    raw_id_fields = ("corpus", "creator", "element", "element_type", "template")
-    readonly_fields = ("id", "created", "updated", "started", "finished")
+    list_select_related = ("corpus", "creator", "farm")
+    raw_id_fields = ("corpus", "creator", "element", "element_type", "template", "elements")
+    readonly_fields = ("id", "state", "created", "updated", "started", "finished")
     date_hierarchy = "created"
     inlines = (WorkerRunInline,)
+    actions = ("delete_in_background",)
+
+    def get_queryset(self, request):
+        # The state comes from the tasks, in the same query as the rows.
+        return super().get_queryset(request).with_state()
+
+    @admin.display(description="state")
+    def state(self, process):
+        return getattr(process, "state_value", None) or process.state
+
+    def has_delete_permission(self, request, obj=None):
+        # Deletions go through `delete_in_background`, as with DestroyProcess.
+        return False
+
+    @admin.action(description="Delete the selected processes (in the background)", permissions=("change",))
+    def delete_in_background(self, request, queryset):
+        scheduled = 0
+        for process in queryset:
+            try:
+                services.process_destroy(process=process)
+            except APIException as error:
+                self.message_user(request, f"{process}: {error.detail}", messages.ERROR)
+            else:
+                scheduled += 1
+        if scheduled:
+            self.message_user(request, f"{scheduled} process(es) will be deleted in the background.", messages.SUCCESS)
 
 
 class UserWorkerRunFilter(admin.SimpleListFilter):

@@ -27,6 +27,12 @@ def on_process_deletion(hook):
 def delete_corpus_processes(cursor, corpus_id):
     corpus_processes = f"SELECT id FROM {PROCESSES} WHERE corpus_id = %(corpus)s"
     params = {"corpus": corpus_id}
+    # Each process first loses what the apps below clear on its deletion (tasks, activities), as
+    # in DestroyProcess: they cannot find it once its row is gone.
+    cursor.execute(corpus_processes, params)
+    for (process_id,) in cursor.fetchall():
+        for hook in PROCESS_DELETION_HOOKS:
+            hook(cursor, process_id)
     cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id IN ({corpus_processes})", params)
     cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id IN ({corpus_processes})", params)
     # Templates of this corpus applied elsewhere are forgotten by their applications.

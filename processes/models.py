@@ -172,6 +172,11 @@ class Process(IndexableModel):
             self.state_value = Process.objects.with_state().values_list("state_value", flat=True).get(pk=self.pk)
         return ProcessState(self.state_value)
 
+    def refresh_from_db(self, *args, **kwargs):
+        # The state is read again with the fields: it may have changed with them.
+        self.__dict__.pop("state_value", None)
+        super().refresh_from_db(*args, **kwargs)
+
     @property
     def is_running(self):
         """Started and not ended: its tasks may still change."""
@@ -237,3 +242,50 @@ class WorkerRun(IndexableModel):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "summary"}
         super().save(*args, **kwargs)
+
+
+class WorkerActivityState(models.TextChoices):
+    Queued = "queued"
+    Started = "started"
+    Processed = "processed"
+    Error = "error"
+
+
+class WorkerActivity(models.Model):
+    """
+    What one worker run did with one element of its process: queued until a task takes it, then
+    started, then processed or error (an element in error may be started again).
+
+    A process holds one row per worker run and element, hundreds of thousands of them: rows are
+    created by one `INSERT … SELECT` per worker run (`processes.activities`), never one by one, and
+    the key is a bigint identity rather than a UUID, cheaper to generate, store and index, and
+    increasing, so that the queue hands out elements in the order they were inserted. Activities are
+    never addressed by their own id: the API names them by (worker run, element).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Both lead composite indexes below: their own single-column indexes would only slow inserts.
+    process = models.ForeignKey(Process, related_name="activities", on_delete=models.CASCADE, db_index=False)
+    worker_run = models.ForeignKey(WorkerRun, related_name="activities", on_delete=models.CASCADE, db_index=False)
+    # Indexed on its own: deleting elements deletes their activities.
+    element = models.ForeignKey("documents.Element", related_name="activities", on_delete=models.CASCADE)
+    state = models.CharField(max_length=20, choices=WorkerActivityState.choices, default=WorkerActivityState.Queued)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    # When a task last took the element: `updated - started` of a processed activity is its duration.
+    started = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "worker activities"
+        constraints = [
+            models.UniqueConstraint(fields=["worker_run", "element"], name="unique_activity_per_run_element"),
+        ]
+        indexes = [
+            # The queue of a worker run: its next queued element (StartWorkerActivity).
+            models.Index(fields=["worker_run", "state"], name="activity_run_state"),
+            # Statistics of a process: counts per state, durations.
+            models.Index(fields=["process", "state"], name="activity_process_state"),
+        ]
+
+    def __str__(self):
+        return f"{self.worker_run_id} on {self.element_id}: {self.state}"

@@ -1,27 +1,32 @@
 """
 Rules of processes and worker runs that are more than a field.
+
+Process configuration (`process_create`, `process_update`) checks the whole configuration a request
+would leave, not only the fields it sends, and answers one 400 naming every broken rule. Deleting a
+process (`process_destroy`) is checked at once and done by an RQ job (`process_delete`) in one
+transaction of set-based statements; until the job is done the process is hidden everywhere (see
+"Deletions in progress" below).
 """
 
+import logging
+
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import PROTECT, RESTRICT, Case, Exists, IntegerField, OuterRef, Q, Value, When
+from redis.exceptions import RedisError
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
-from documents.models import Corpus, Element, ElementPath, Selection
+from arkindex.api.exceptions import Conflict
+from arkindex.rq import enqueue_on_commit, get_queue
+from documents.models import Corpus, Element, ElementPath, ElementType, Selection
 from documents.selectors import corpus_level_subquery
-from processes.models import Process, ProcessMode, WorkerRun
+from processes import worker_runs
+from processes.deletion import PROCESS_DELETION_HOOKS, PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
+from processes.models import ActivityState, Process, ProcessMode, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
-from workers.models import (
-    FeatureUsage,
-    Model,
-    ModelVersion,
-    ModelVersionState,
-    Worker,
-    WorkerConfiguration,
-    WorkerVersion,
-    WorkerVersionState,
-)
+
+logger = logging.getLogger(__name__)
 
 
 def local_process(user):
@@ -84,7 +89,7 @@ def process_for_user(user, process_id, level=Role.GUEST, queryset=None):
     """
     queryset = processes_with_level(user) if queryset is None else queryset
     process = queryset.filter(pk=process_id).first()
-    if process is None:
+    if process is None or is_being_deleted(process.id):
         raise NotFound(f"No process {process_id} that you can see.")
     if process.level < level:
         raise PermissionDenied(
@@ -100,49 +105,9 @@ def create_user_worker_run(user, *, version_id, model_version_id=None, configura
     model version and a configuration are optional and checked like in a process. A user has at
     most one worker run per worker version.
     """
-    errors = {}
-    version = (
-        WorkerVersion.objects.select_related("worker__type")
-        .filter(worker__in=filter_rights(user, Worker.objects.all(), Role.GUEST).values("id"))
-        .filter(id=version_id)
-        .first()
+    version, model_version, configuration = worker_runs.check_choices(
+        user, version_id=version_id, model_version_id=model_version_id, configuration_id=configuration_id
     )
-    if version is None:
-        raise ValidationError({"worker_version_id": [f"No worker version {version_id} on a worker you can use."]})
-    if version.state != WorkerVersionState.Available:
-        errors["worker_version_id"] = [
-            f"This worker version is {version.state}: only an available version can be used."
-        ]
-
-    model_version = None
-    if model_version_id is not None:
-        model_version = (
-            ModelVersion.objects.select_related("model")
-            .filter(model__in=filter_rights(user, Model.objects.all(), Role.GUEST).values("id"))
-            .filter(id=model_version_id)
-            .first()
-        )
-        if model_version is None:
-            errors["model_version_id"] = [f"No model version {model_version_id} on a model you can use."]
-        elif model_version.state != ModelVersionState.Available:
-            errors["model_version_id"] = [
-                f"This model version is {model_version.state}: only an available version can be used."
-            ]
-        elif version.model_usage == FeatureUsage.Disabled:
-            errors["model_version_id"] = ["This worker version does not use models: leave the model version out."]
-    elif version.model_usage == FeatureUsage.Required:
-        errors["model_version_id"] = ["This worker version requires a model version."]
-
-    configuration = None
-    if configuration_id is not None:
-        configuration = WorkerConfiguration.objects.filter(id=configuration_id, worker_id=version.worker_id).first()
-        if configuration is None:
-            errors["configuration_id"] = [f"No configuration {configuration_id} on the worker of this version."]
-        elif configuration.archived:
-            errors["configuration_id"] = ["This configuration is archived: choose another one or create one."]
-
-    if errors:
-        raise ValidationError(errors)
 
     process = local_process(user)
     with transaction.atomic():
@@ -171,9 +136,15 @@ def process_elements(process):
       element and everything below it with `element`, or the whole corpus;
     - `load_children` adds everything below the selected or listed elements;
     - then `element_type` and `name_contains` narrow the set.
+
+    Whether the process has an explicit list is read from `has_element_list` when the process was
+    fetched `with_element_list` (no query), else asked to the database.
     """
     corpus_elements = Element.objects.filter(corpus_id=process.corpus_id)
-    if process.elements.exists():
+    has_element_list = getattr(process, "has_element_list", None)
+    if has_element_list is None:
+        has_element_list = process.elements.exists()
+    if has_element_list:
         roots = process.elements.through.objects.filter(process_id=process.id).values("element_id")
         queryset = corpus_elements.filter(id__in=roots)
         with_descendants = process.load_children
@@ -200,3 +171,443 @@ def process_elements(process):
     if process.name_contains:
         queryset = queryset.filter(name__icontains=process.name_contains)
     return queryset
+
+
+def with_element_list(queryset):
+    """Annotate `has_element_list` on processes, for `process_elements` to skip a query."""
+    through = Process.elements.through.objects.filter(process_id=OuterRef("pk"))
+    return queryset.annotate(has_element_list=Exists(through))
+
+
+def listable_processes(user):
+    """
+    The processes `user` sees in `ListProcesses`: those of the corpora they can read, their own
+    personal ones, and for instance administrators the other users' repository processes too (never
+    another user's local process). The same set as `processes_with_level`, but the corpora are
+    one `IN (subquery)` on the readable corpora instead of a level computed for each process row,
+    which PostgreSQL turns into a semi-join served by the (corpus, -created) index.
+    """
+    if not user.is_authenticated:
+        return Process.objects.none()
+    own_personal = Q(mode__in=PERSONAL_MODES, creator=user)
+    if user.is_admin:
+        visible = ~Q(mode=ProcessMode.Local) | Q(creator=user)
+    else:
+        corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
+        visible = (Q(corpus_id__in=corpora) & ~Q(mode__in=PERSONAL_MODES)) | own_personal
+    queryset = Process.objects.filter(visible)
+    being_deleted = processes_being_deleted()
+    if being_deleted:
+        queryset = queryset.exclude(id__in=being_deleted)
+    return queryset
+
+
+# Process configuration
+
+# Modes created through CreateProcess; the others come from their own imports (repository,
+# files, S3, exports) or exist once per user (local).
+CREATABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Template)
+# Activity states a request may choose: `ready` and `error` are reached when a started process
+# initialises its activities.
+CHOSEN_ACTIVITY_STATES = (ActivityState.Disabled, ActivityState.Pending)
+# How many unknown or foreign elements a 400 names before giving a count.
+NAMED_ELEMENTS = 20
+
+# The configuration of a process as requests name it: these fields are refused once it started.
+FILTER_FIELDS = ("element_id", "element_type", "name_contains", "load_children", "use_selection", "element_ids")
+CONFIGURATION_FIELDS = (
+    *FILTER_FIELDS,
+    "chunks",
+    "farm_id",
+    "use_cache",
+    "use_gpu",
+    "activity_state",
+    "skip_elements_json",
+)
+DEFAULT_CONFIGURATION = {
+    "element": None,
+    "element_type": None,
+    "name_contains": None,
+    "load_children": False,
+    "use_selection": False,
+    "element_ids": [],
+    "chunks": 1,
+    "farm": None,
+    "use_cache": False,
+    "use_gpu": False,
+    "activity_state": ActivityState.Disabled,
+    "skip_elements_json": False,
+}
+
+
+def _farm_model():
+    # The scheduler app sits below this one: its farm model is reached through the relation.
+    return Process._meta.get_field("farm").related_model
+
+
+def _foreign_elements(corpus, element_ids):
+    """The ids of `element_ids` that are not elements of `corpus`, in one query whatever their number."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT wanted.id FROM unnest(%s::uuid[]) AS wanted (id)
+            LEFT JOIN {Element._meta.db_table} AS element ON element.id = wanted.id AND element.corpus_id = %s
+            WHERE element.id IS NULL
+            """,
+            [[str(element_id) for element_id in element_ids], str(corpus.id)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _resolve(corpus, fields, errors):
+    """
+    The objects that the ids and slugs of a request name, in `corpus`: a missing one is an error
+    on its field, in `errors`. Returns the configuration values the request sets.
+    """
+    values = {key: fields[key] for key in fields if key in DEFAULT_CONFIGURATION}
+
+    if "element_id" in fields:
+        element_id = values["element"] = fields["element_id"]
+        if element_id is not None:
+            element = Element.objects.select_related("type").filter(id=element_id, corpus_id=corpus.id).first()
+            if element is None:
+                errors["element_id"] = [f"No element {element_id} in corpus {corpus.name}."]
+            elif not element.type.folder:
+                errors["element_id"] = [
+                    f"Element {element.name} ({element.id}) is a {element.type.display_name}, not a folder: "
+                    "pick a folder, or list the elements with element_ids."
+                ]
+            values["element"] = element
+
+    if "element_type" in fields:
+        slug = values["element_type"] = fields["element_type"]
+        if slug:
+            element_type = ElementType.objects.filter(corpus_id=corpus.id, slug=slug).first()
+            if element_type is None:
+                errors["element_type"] = [f"No element type with slug '{slug}' in corpus {corpus.name}."]
+            values["element_type"] = element_type
+        else:
+            values["element_type"] = None
+
+    if "farm_id" in fields:
+        farm_id = fields["farm_id"]
+        values["farm"] = None
+        if farm_id is not None:
+            values["farm"] = _farm_model().objects.filter(id=farm_id).first()
+            if values["farm"] is None:
+                errors["farm_id"] = [f"No farm {farm_id}."]
+
+    if "element_ids" in fields:
+        # Each element once, in the order given.
+        element_ids = values["element_ids"] = list(dict.fromkeys(fields["element_ids"] or []))
+        foreign = _foreign_elements(corpus, element_ids) if element_ids else []
+        if foreign:
+            named = ", ".join(str(element_id) for element_id in foreign[:NAMED_ELEMENTS])
+            more = f" and {len(foreign) - NAMED_ELEMENTS} more" if len(foreign) > NAMED_ELEMENTS else ""
+            errors["element_ids"] = [
+                f"{len(foreign)} of these elements are not in corpus {corpus.name}: {named}{more}. "
+                "A process runs on the elements of its own corpus only."
+            ]
+
+    for key in ("name_contains",):
+        if key in values and not values[key]:
+            values[key] = None
+    return values
+
+
+def _configuration_errors(mode, configuration):
+    """Every rule the whole configuration of a process of `mode` breaks, by field."""
+    errors = {}
+
+    def add(field, message):
+        errors.setdefault(field, []).append(message)
+
+    filters = {
+        "element_id": configuration["element"] is not None,
+        "element_type": configuration["element_type"] is not None,
+        "name_contains": bool(configuration["name_contains"]),
+        "load_children": configuration["load_children"],
+        "use_selection": configuration["use_selection"],
+        "element_ids": bool(configuration["element_ids"]),
+    }
+    if mode != ProcessMode.Workers:
+        reason = {
+            ProcessMode.Dataset: "a dataset process runs on the sets of its datasets",
+            ProcessMode.Template: "a template only holds worker runs",
+        }.get(mode, f"a {mode} process has no element filters")
+        for field, is_set in filters.items():
+            if is_set:
+                add(field, f"Element filters only apply to workers processes: {reason}.")
+    else:
+        if filters["element_ids"] and filters["element_id"]:
+            add(
+                "element_ids",
+                "An explicit list of elements replaces the folder filter: set element_id to null with element_ids.",
+            )
+        if filters["element_ids"] and filters["use_selection"]:
+            add("element_ids", "An explicit list of elements replaces your selection: set use_selection to false.")
+        if filters["use_selection"] and filters["element_id"]:
+            add("use_selection", "Use either your selection or a folder (element_id), not both.")
+
+    activities_on = configuration["activity_state"] != ActivityState.Disabled
+    if activities_on and mode != ProcessMode.Workers:
+        add("activity_state", "Worker activities are only tracked on workers processes: use disabled.")
+    if configuration["skip_elements_json"] and not activities_on:
+        add(
+            "skip_elements_json",
+            "Without an elements list, workers take their elements from their activities: "
+            "set activity_state to pending, or skip_elements_json to false.",
+        )
+    return errors
+
+
+def _current_configuration(process):
+    """The configuration of `process` as `_configuration_errors` reads it (related objects by id, no query)."""
+    related = ("element", "element_type", "farm")
+    skipped = (*related, "element_ids")
+    configuration = {key: getattr(process, key) for key in DEFAULT_CONFIGURATION if key not in skipped}
+    for key in related:
+        configuration[key] = getattr(process, f"{key}_id")
+    has_list = getattr(process, "has_element_list", None)
+    configuration["element_ids"] = [True] if (process.elements.exists() if has_list is None else has_list) else []
+    return configuration
+
+
+def _set_element_list(process, element_ids, *, replace):
+    """Store the explicit element list of `process` in one statement, however long it is."""
+    with connection.cursor() as cursor:
+        if replace:
+            cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id = %s", [str(process.id)])
+        if element_ids:
+            cursor.execute(
+                f"INSERT INTO {PROCESS_ELEMENTS} (process_id, element_id) SELECT %s, unnest(%s::uuid[])",
+                [str(process.id), [str(element_id) for element_id in element_ids]],
+            )
+
+
+def _model_values(configuration):
+    values = {key: value for key, value in configuration.items() if key != "element_ids"}
+    if "activity_state" in values:
+        values["activity_state"] = ActivityState(values["activity_state"])
+    return values
+
+
+def process_create(*, user, corpus, mode, name=None, **fields):
+    """
+    A new process of `mode` on `corpus`, configured with `fields` (the names of
+    `CONFIGURATION_FIELDS`). The caller checked that `user` is a contributor on the corpus.
+    """
+    if mode not in CREATABLE_MODES:
+        raise ValidationError(
+            {
+                "mode": [
+                    f"Processes of mode {mode} are created by their own imports, not with CreateProcess: "
+                    f"choose one of {', '.join(CREATABLE_MODES)}."
+                ]
+            }
+        )
+    errors = {}
+    configuration = {**DEFAULT_CONFIGURATION, **_resolve(corpus, fields, errors)}
+    errors = {**_configuration_errors(mode, configuration), **errors}
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        process = Process.objects.create(
+            corpus=corpus, creator=user, mode=mode, name=name or None, **_model_values(configuration)
+        )
+        _set_element_list(process, configuration["element_ids"], replace=False)
+    return process
+
+
+def check_configurable(process, fields):
+    """409 when a started process would change anything but its name."""
+    refused = sorted(set(fields) - {"name"})
+    if process.started is not None and refused:
+        raise Conflict(
+            f"This process has started: only its name can change, not {', '.join(refused)}. "
+            "Create a new process (or a template from this one) to run another configuration.",
+            code="process_started",
+        )
+
+
+def process_update(*, process, **fields):
+    """
+    Change the name (at any time) or the configuration (until the process starts) of `process`.
+    The configuration the change would leave is checked as a whole: sending only `element_ids` to
+    a process with a folder filter is a 400 asking to clear `element_id` too.
+    """
+    check_configurable(process, fields)
+    with transaction.atomic():
+        # A start between the check above and this change would leave tasks built on old filters.
+        started = Process.objects.select_for_update().filter(pk=process.pk).values_list("started", flat=True).get()
+        process.started = started
+        check_configurable(process, fields)
+
+        errors = {}
+        changes = _resolve(process.corpus, fields, errors)
+        configuration = {**_current_configuration(process), **changes}
+        errors = {**_configuration_errors(process.mode, configuration), **errors}
+        if errors:
+            raise ValidationError(errors)
+
+        values = _model_values(changes)
+        if "name" in fields:
+            values["name"] = fields["name"] or None
+        for key, value in values.items():
+            setattr(process, key, value)
+        update_fields = {Process._meta.get_field(key).attname for key in values}
+        if update_fields:
+            process.save(update_fields=update_fields | {"updated"})
+        if "element_ids" in changes:
+            _set_element_list(process, changes["element_ids"], replace=True)
+            process.has_element_list = bool(changes["element_ids"])
+    return process
+
+
+# Deletion
+
+
+def _result_relations():
+    """
+    The relations through which results point at worker runs and forbid their deletion: every
+    protecting foreign key to a worker run, but those of objects that belong to a process (its
+    tasks), which the deletion hooks remove with it.
+    """
+
+    def belongs_to_process(model):
+        return any(
+            field.many_to_one and field.related_model is Process
+            for field in model._meta.get_fields()
+            if field.is_relation
+        )
+
+    return [
+        relation
+        for relation in WorkerRun._meta.related_objects
+        if relation.on_delete in (PROTECT, RESTRICT) and not belongs_to_process(relation.related_model)
+    ]
+
+
+def signed_results(process):
+    """Names of the kinds of results signed by the worker runs of `process` (elements…), in one query."""
+    relations = _result_relations()
+    if not relations:
+        return []
+    checks = {
+        f"has_{index}": Exists(
+            relation.related_model._base_manager.filter(**{f"{relation.field.name}__process_id": OuterRef("pk")})
+        )
+        for index, relation in enumerate(relations)
+    }
+    found = Process.objects.filter(pk=process.pk).values(**checks).first() or {}
+    return [
+        str(relation.related_model._meta.verbose_name_plural)
+        for index, relation in enumerate(relations)
+        if found.get(f"has_{index}")
+    ]
+
+
+def process_destroy(*, process):
+    """
+    Schedule the deletion of `process` (with its worker runs, tasks and activities). Refused with
+    409 while it runs, and while results signed by its worker runs exist: the job would fail on
+    them, so it is checked before anything happens. The process is hidden at once.
+    """
+    with transaction.atomic():
+        # Serialises with StartProcess and RetryProcess, which lock the row as well.
+        Process.objects.select_for_update().filter(pk=process.pk).values_list("pk").get()
+        process = Process.objects.with_state().get(pk=process.pk)
+        if process.is_running:
+            raise Conflict(
+                f"This process is {process.state}: stop it, or wait until it ends, before deleting it.",
+                code="process_running",
+            )
+        results = signed_results(process)
+        if results:
+            raise Conflict(
+                f"The worker runs of this process signed {', '.join(results)} that still exist: "
+                "delete those worker results first, then the process.",
+                code="protected",
+            )
+        process_id = str(process.id)
+        transaction.on_commit(lambda: _mark_being_deleted(process_id))
+        enqueue_on_commit("processes.process_jobs.process_delete", process_id, job_id=f"process-delete-{process_id}")
+
+
+def process_delete(*, process_id):
+    """
+    Delete a process in one transaction: first what other apps attach to it (the hooks of
+    `processes.deletion`: tasks, activities…), then its explicit element list, its worker runs,
+    the link from the processes made from it as a template, and the process. Foreign keys are checked
+    before the end, so that anything still pointing at it rolls the whole deletion back instead of
+    leaving half a process. Idempotent: a process already gone is not an error. Returns whether
+    the process was deleted.
+    """
+    process_id = str(process_id)
+    params = {"process": process_id}
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM {PROCESSES} WHERE id = %(process)s FOR UPDATE", params)
+            if cursor.fetchone() is None:
+                logger.info("Process %s is already deleted", process_id)
+                return False
+            process = Process.objects.with_state().get(pk=process_id)
+            if process.is_running:
+                # Retried between the request and the job.
+                logger.warning("Process %s was not deleted: it is %s", process_id, process.state)
+                return False
+            for hook in PROCESS_DELETION_HOOKS:
+                hook(cursor, process_id)
+            cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id = %(process)s", params)
+            cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id = %(process)s", params)
+            cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id = %(process)s", params)
+            cursor.execute(f"DELETE FROM {PROCESSES} WHERE id = %(process)s", params)
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    finally:
+        _unmark_being_deleted(process_id)
+    logger.info("Deleted process %s", process_id)
+    return True
+
+
+# Deletions in progress
+#
+# Between DestroyProcess and the end of its job, the process must neither be listed nor start.
+# The mark lives in a Redis set next to the job itself rather than in a column (which would need a
+# schema change of the process model): it is set when the job is enqueued and removed when the job
+# ends, whatever its outcome, so a process whose deletion failed comes back, and if Redis loses
+# its data the job is lost with the mark and the process is simply still there. Without Redis the
+# processes stay visible (the job could not be enqueued either).
+
+BEING_DELETED_KEY = "arkindex:processes:being-deleted"
+
+
+def _redis():
+    return get_queue().connection
+
+
+def _mark_being_deleted(process_id):
+    _redis().sadd(BEING_DELETED_KEY, str(process_id))
+
+
+def _unmark_being_deleted(process_id):
+    try:
+        _redis().srem(BEING_DELETED_KEY, str(process_id))
+    except RedisError:
+        logger.exception("Could not unmark process %s as being deleted", process_id)
+
+
+def processes_being_deleted():
+    """IDs of the processes whose deletion job has not ended yet."""
+    try:
+        return [member.decode() for member in _redis().smembers(BEING_DELETED_KEY)]
+    except RedisError:
+        logger.warning("Redis is unreachable: processes being deleted are not hidden", exc_info=True)
+        return []
+
+
+def is_being_deleted(process_id):
+    try:
+        return bool(_redis().sismember(BEING_DELETED_KEY, str(process_id)))
+    except RedisError:
+        logger.warning("Redis is unreachable: processes being deleted are not hidden", exc_info=True)
+        return False

@@ -6,7 +6,7 @@ on worker filters, so values go through `arkindex.api.params`; a bad value answe
 parameter. Each filter maps to an index (see `documents.models`): `type` and `folder` become literal
 type ids (from the corpus's types, fetched with the corpus), read from the (corpus, type, name)
 index; `top_level` is `parent IS NULL` on the paths' (parent, ordering) index; `name` uses the
-trigram index.
+trigram index; `worker_run` and `worker_version` read the (worker run, corpus) index.
 """
 
 import uuid
@@ -115,6 +115,8 @@ class ElementListFilters:
             name: parse_uuid_or_false(get(name), field=name)
             for name in ("worker_run", "worker_version", "transcription_worker_run", "transcription_worker_version")
         }
+        # The version whose runs the view fetches with the corpus or element (`version_runs`).
+        self.worker_version = self.worker_filters["worker_version"] or None
 
         self.order = get("order") or default_order
         if self.order not in orders:
@@ -124,8 +126,11 @@ class ElementListFilters:
             message = f"'{self.direction}' is not a valid direction: use asc or desc."
             raise ValidationError({"order_direction": [message]})
 
-    def filter(self, queryset, corpus_types):
-        """Filter a list of elements of a corpus whose types are `corpus_types` (`{id, slug, folder}` dicts)."""
+    def filter(self, queryset, corpus_types, version_runs=None):
+        """
+        Filter a list of elements of a corpus whose types are `corpus_types` (`{id, slug, folder}`
+        dicts); `version_runs` are the ids of the runs of the `worker_version` filter, when there is one.
+        """
         if self.type is not None:
             type_ids = [uuid.UUID(t["id"]) for t in corpus_types if t["slug"] == self.type]
             queryset = queryset.filter(type_id__in=type_ids)
@@ -141,14 +146,33 @@ class ElementListFilters:
             else:
                 queryset = queryset.exclude(id__in=top_level_ids)
 
-        # No element is attributed to a worker run yet: all are made by people, and there are no transcriptions.
-        if any(value for name, value in self.worker_filters.items() if not name.startswith("transcription_")):
-            queryset = queryset.none()
+        queryset = self.filter_worker(queryset, version_runs)
+        # Transcriptions do not exist yet: no element has one, by a worker or by a person.
         if any(value is not None for name, value in self.worker_filters.items() if name.startswith("transcription_")):
             queryset = queryset.none()
 
         if self.with_has_children:
             queryset = with_has_children(queryset)
+        return queryset
+
+    def filter_worker(self, queryset, version_runs):
+        """
+        `worker_run` and `worker_version`: the elements a worker run, or any run of a worker version,
+        produced; `False` for either means the elements made by a person (no worker run). Both read
+        the (worker run, corpus) index; a version is turned into the literal ids of its runs (see
+        `documents.selectors.worker_version_runs_subquery`).
+        """
+        worker_run = self.worker_filters["worker_run"]
+        worker_version = self.worker_filters["worker_version"]
+        if worker_run is False or worker_version is False:
+            queryset = queryset.filter(worker_run__isnull=True)
+        if worker_run:
+            queryset = queryset.filter(worker_run_id=worker_run)
+        if worker_version:
+            if version_runs is None:
+                queryset = queryset.filter(worker_run__version_id=worker_version)
+            else:
+                queryset = queryset.filter(worker_run_id__in=version_runs)
         return queryset
 
     def sort(self, queryset, *, positioned=False):

@@ -3,8 +3,8 @@ Shapes of corpora, element types and elements, as the Arkindex clients read them
 
 Every per-row value comes from the row and the objects fetched with it (`select_related`,
 annotations such as `max_level`, `has_children`): nothing here runs a query while serialising a list.
-Fields that later parts of the product fill (the worker run that produced an element, its
-classifications) are already in the shapes, empty, because the base worker reads those keys.
+Fields that later parts of the product fill (an element's classifications) are already in the
+shapes, empty, because the base worker reads those keys.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -218,18 +218,25 @@ class ElementSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
+    # The worker run comes with the element (`selectors.ELEMENT_RELATED`): no query per element.
     @extend_schema_field(WorkerRunSummarySerializer(allow_null=True))
     def get_worker_run(self, element):
         """The worker run that produced this element; null for an element made by a person."""
-        return None
+        if element.worker_run_id is None:
+            return None
+        return WorkerRunSummarySerializer(element.worker_run).data
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_worker_version_id(self, element) -> str | None:
-        return None
+        """The version of the worker run that produced this element; null for an element made by a person."""
+        if element.worker_run_id is None:
+            return None
+        return str(element.worker_run.version_id)
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_worker_run_id(self, element) -> str | None:
-        return None
+        """The worker run that produced this element; null for an element made by a person."""
+        return str(element.worker_run_id) if element.worker_run_id else None
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_thumbnail_url(self, element) -> str | None:

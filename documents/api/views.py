@@ -40,6 +40,7 @@ from documents.api.serializers import (
 )
 from documents.models import Element
 from documents.selectors import (
+    ELEMENT_RELATED,
     corpora_for_user,
     corpus_with_level,
     element_children,
@@ -217,9 +218,11 @@ class ElementListBase(ListAPIView):
         context["list_options"] = self.get_filters().options
         return context
 
-    def finish(self, queryset, corpus_types, *, positioned=False):
+    def finish(self, queryset, parent, *, positioned=False):
+        """Filter and sort the list; `parent` is the corpus or element fetched for it, with its `type_list`."""
         filters = self.get_filters()
-        queryset = filters.filter(queryset.select_related("corpus", "type", "image__server"), corpus_types)
+        version_runs = getattr(parent, "version_runs", None)
+        queryset = filters.filter(queryset.select_related(*ELEMENT_RELATED), parent.type_list, version_runs)
         return filters.sort(queryset, positioned=positioned)
 
 
@@ -231,9 +234,11 @@ class CorpusElementList(ElementListBase):
     allow_top_level = True
 
     def get_queryset(self):
-        self.get_filters()  # a bad parameter answers 400 before any query
-        corpus = get_corpus(self.request, self.kwargs["corpus"], Role.GUEST, with_types=True)
-        return self.finish(Element.objects.filter(corpus=corpus), corpus.type_list)
+        filters = self.get_filters()  # a bad parameter answers 400 before any query
+        corpus = get_corpus(
+            self.request, self.kwargs["corpus"], Role.GUEST, with_types=True, worker_version=filters.worker_version
+        )
+        return self.finish(Element.objects.filter(corpus=corpus), corpus)
 
 
 @extend_schema(tags=["documents"])
@@ -250,9 +255,11 @@ class ElementChildrenList(ElementListBase):
 
     def get_queryset(self):
         filters = self.get_filters()
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST, for_listing=True)
+        element = get_element(
+            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, worker_version=filters.worker_version
+        )
         queryset = element_children(element, recursive=filters.recursive)
-        return self.finish(queryset, element.type_list, positioned=not filters.recursive)
+        return self.finish(queryset, element, positioned=not filters.recursive)
 
 
 @extend_schema(tags=["documents"])
@@ -266,8 +273,10 @@ class ElementChildrenList(ElementListBase):
 class ElementParentsList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST, for_listing=True)
-        return self.finish(element_parents(element, recursive=filters.recursive), element.type_list)
+        element = get_element(
+            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, worker_version=filters.worker_version
+        )
+        return self.finish(element_parents(element, recursive=filters.recursive), element)
 
 
 @extend_schema(tags=["documents"])

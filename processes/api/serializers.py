@@ -1,7 +1,8 @@
 """
 Shapes of worker runs as the base worker and the CLI read them (`RetrieveWorkerRun`): the process
 the run belongs to, its worker version with the worker, its model version with the model, its
-configuration and its summary.
+configuration and its summary. `ListWorkerRuns` returns the same items: the configuration table of
+a process or a template. Request bodies only carry IDs; the rules live in `processes.worker_runs`.
 """
 
 from rest_framework import serializers
@@ -83,6 +84,60 @@ class UserWorkerRunCreateSerializer(serializers.Serializer):
     )
     configuration_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="A configuration of the version's worker that is not archived."
+    )
+
+
+class WorkerRunCreateSerializer(UserWorkerRunCreateSerializer):
+    parents = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        help_text="Worker runs of the same process that must finish before this one, each at most once.",
+    )
+
+
+class WorkerRunUpdateSerializer(serializers.Serializer):
+    """
+    What can change in a worker run before its process starts. With PATCH, a field left out is kept;
+    with PUT, a field left out is reset (no model version, no configuration, no parents).
+    """
+
+    model_version_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="A version of a model you can use, or null for none."
+    )
+    configuration_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="A configuration of the version's worker, or null for the defaults."
+    )
+    parents = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        help_text="Worker runs of the same process that must finish before this one, each at most once.",
+    )
+
+
+class ProcessTemplateSerializer(ProcessLightSerializer):
+    """A process with the template it was configured from, if any (`template_id`)."""
+
+    template_id = serializers.UUIDField(read_only=True, allow_null=True)
+    creator = serializers.EmailField(source="creator.email", read_only=True)
+
+    class Meta(ProcessLightSerializer.Meta):
+        fields = (*ProcessLightSerializer.Meta.fields, "template_id", "creator")
+        read_only_fields = fields
+
+
+class ProcessTemplateCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=250, help_text="The name of the new template.")
+
+    def validate_name(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+
+class ApplyProcessTemplateSerializer(serializers.Serializer):
+    process_id = serializers.UUIDField(
+        help_text="A workers or dataset process that has not started, on which you are a contributor."
     )
 
 

@@ -1,10 +1,22 @@
 from django.urls import include, path
 
-from processes.api.views import UserWorkerRuns, WorkerRunConfiguration, WorkerRunDetails
+from processes.api.views import (
+    ProcessTemplateApply,
+    ProcessTemplateCreate,
+    ProcessTemplateList,
+    ProcessWorkerRuns,
+    UserWorkerRuns,
+    WorkerRunConfiguration,
+    WorkerRunDetails,
+)
 
 urlpatterns = [
     path("process/workers/", UserWorkerRuns.as_view(), name="user-worker-runs"),
     path("process/workers/<uuid:pk>/", WorkerRunDetails.as_view(), name="worker-run-details"),
+    path("process/<uuid:pk>/workers/", ProcessWorkerRuns.as_view(), name="process-worker-runs"),
+    path("process/<uuid:pk>/template/", ProcessTemplateCreate.as_view(), name="process-template-create"),
+    path("process/templates/", ProcessTemplateList.as_view(), name="process-templates"),
+    path("process/templates/<uuid:pk>/apply/", ProcessTemplateApply.as_view(), name="process-template-apply"),
     path("workers/runs/<uuid:pk>/configuration/", WorkerRunConfiguration.as_view(), name="worker-run-configuration"),
     path("", include("processes.api.process_urls")),
 ]

@@ -1,0 +1,86 @@
+"""
+Farms and agents, as the process pages show them ("View agents").
+
+Agents are listed by hostname, then pid (seed 002: sorting by last ping reordered the list under
+the reader's eyes). Agents describe the execution hosts, so only instance administrators see
+them; farms are chosen when starting a process, so every authenticated user lists them.
+"""
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+
+from ponos.api.agent_serializers import AgentDetailsSerializer, AgentSerializer, FarmSerializer
+from ponos.authentication import ACTIVE_TASK_STATES
+from ponos.models import GPU, Agent, Farm, Task
+
+TAGS = ["ponos"]
+
+
+class IsInstanceAdmin(permissions.BasePermission):
+    message = "Only instance administrators can see the agents."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_admin)
+
+
+def gpus_prefetch():
+    """The agent's GPUs, each with whether an active task holds it, in one query per page."""
+    busy = Exists(Task.objects.filter(gpu_id=OuterRef("pk"), state__in=ACTIVE_TASK_STATES))
+    return Prefetch("gpus", queryset=GPU.objects.annotate(busy=busy).order_by("index"))
+
+
+def agents_queryset():
+    return (
+        Agent.objects.select_related("farm")
+        .annotate(running_tasks_count=Count("tasks", filter=Q(tasks__state__in=ACTIVE_TASK_STATES)))
+        .prefetch_related(gpus_prefetch())
+        .order_by("hostname", "pid", "id")
+    )
+
+
+@extend_schema(tags=TAGS)
+class AgentList(ListAPIView):
+    """Agents of every farm, sorted by hostname then process ID. Instance administrators only."""
+
+    serializer_class = AgentSerializer
+    permission_classes = (IsInstanceAdmin,)
+
+    def get_queryset(self):
+        return agents_queryset()
+
+    @extend_schema(operation_id="ListAgents")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=TAGS)
+class AgentDetails(RetrieveAPIView):
+    """An agent with its GPUs and the tasks it is running now. Instance administrators only."""
+
+    serializer_class = AgentDetailsSerializer
+    permission_classes = (IsInstanceAdmin,)
+
+    def get_queryset(self):
+        running = Task.objects.filter(state__in=ACTIVE_TASK_STATES).order_by("started", "id")
+        return agents_queryset().prefetch_related(Prefetch("tasks", queryset=running, to_attr="running_tasks"))
+
+    @extend_schema(operation_id="RetrieveAgent")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=TAGS)
+class FarmList(ListAPIView):
+    """Every farm, by name: a process runs on the farm chosen when it starts, or the default one."""
+
+    serializer_class = FarmSerializer
+    permission_classes = (permissions.IsAuthenticated,)
+
+    def get_queryset(self):
+        return Farm.objects.order_by("name", "id")
+
+    @extend_schema(operation_id="ListFarms")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

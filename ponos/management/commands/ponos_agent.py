@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand
+
+from ponos.agent import AgentProcess
+from ponos.executors import EXECUTORS
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a Ponos agent on this host: it registers with its CPUs, memory and GPUs, pings, and runs the tasks of "
+        "its farm through RQ workers until stopped with Ctrl-C or SIGTERM (running tasks finish first)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--farm", default="default", help="Farm whose tasks this agent runs (default: default).")
+        parser.add_argument(
+            "--executor", choices=sorted(EXECUTORS), default="local", help="How tasks run (default: local)."
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=1, help="Tasks without GPU run at the same time (default: 1)."
+        )
+
+    def handle(self, *args, farm, executor, concurrency, **options):
+        if concurrency < 1:
+            self.stderr.write("--concurrency must be at least 1.")
+            raise SystemExit(2)
+
+        def ready(agent):
+            gpus = agent.gpus.count()
+            self.stdout.write(
+                f"Agent {agent.id} on {agent.hostname}: farm {farm}, {executor} executor, "
+                f"{concurrency} slot(s) and {gpus} GPU slot(s). Ctrl-C to stop."
+            )
+            self.stdout.flush()
+
+        AgentProcess(farm, executor, concurrency).run(on_ready=ready)
+        self.stdout.write("Agent stopped.")

@@ -1,0 +1,291 @@
+"""
+Processes really run: agents started with `manage.py ponos_agent` (separate processes standing in
+for separate hosts), an RQ worker running the scheduling jobs, the local executor, and the live
+API that the tasks call with their own tokens. Nothing is mocked: tasks are Python one-liners
+that read their parents' artifacts from `PONOS_DATA/<parent task id>/` and leave their own.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from documents import services as documents_services
+from documents.models import Corpus, ElementType
+from ponos.logs import read_log
+from ponos.models import Agent, Artifact, Task, TaskState
+from ponos.scheduler import check_agents
+from processes.models import Process, ProcessMode, ProcessState, WorkerRun
+from users.models import Right, Role, Token
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 90
+
+# A task: prints what it sees, fails when asked to, and leaves `result.txt` made of its name and
+# of its parents' results, which it reads from their folders.
+TASK_SCRIPT = """
+import json, os, pathlib, sys, time
+name, behaviour = sys.argv[1], sys.argv[2]
+data = pathlib.Path(os.environ["PONOS_DATA"])
+own = os.environ["PONOS_TASK"]
+inputs = sorted(
+    (folder / "result.txt").read_text()
+    for folder in data.iterdir()
+    if folder.name not in (own, "current") and (folder / "result.txt").is_file()
+)
+elements = json.loads(pathlib.Path(os.environ["TASK_ELEMENTS"]).read_text()) if "TASK_ELEMENTS" in os.environ else []
+print(json.dumps({
+    "name": name,
+    "inputs": inputs,
+    "elements": len(elements),
+    "worker_run": os.environ.get("ARKINDEX_WORKER_RUN_ID"),
+    "worker_version": os.environ.get("WORKER_VERSION_ID"),
+    "current_is_own": os.path.realpath(data / "current") == os.path.realpath(data / own),
+    "leaked": [key for key in ("DATABASE_URL", "SECRET_KEY") if key in os.environ],
+}), flush=True)
+if behaviour == "sleep":
+    time.sleep(120)
+(data / "current" / "result.txt").write_text(name + "(" + "+".join(inputs) + ")")
+sys.exit(3 if behaviour == "fail" else 0)
+"""
+
+
+def wait_for(condition, timeout=TIMEOUT, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"Timed out waiting for {message}")
+
+
+@pytest.fixture
+def services_env(live_server):
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "TEST_REDIS_URL": settings.RQ_QUEUES["default"]["URL"],
+        "PONOS_API_URL": live_server.url,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PONOS_AGENT_PING_INTERVAL": "1",
+        "PONOS_LOG_FLUSH_INTERVAL": "1",
+        "PONOS_AGENT_TIMEOUT": "5",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@pytest.fixture
+def start_service(services_env, tmp_path):
+    """Start a manage.py command in the background; all are stopped at the end of the test."""
+    started = []
+
+    def start(*arguments, ready=None):
+        log_path = tmp_path / f"{arguments[0]}-{len(started)}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *arguments], cwd=ROOT, env=services_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        started.append((process, log))
+        if ready:
+            wait_for(lambda: ready in log_path.read_text(errors="replace"), 60, f"{arguments[0]} to start")
+        return process
+
+    yield start
+    for process, _ in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process, log in started:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+    # Shown by pytest when the test failed.
+    for path in sorted(tmp_path.glob("*.log")):
+        print(f"===== {path.name}\n{path.read_text(errors='replace')[-5000:]}")
+
+
+@pytest.fixture
+def ponos(start_service):
+    """One RQ worker for the scheduling jobs and two agents of two slots each."""
+    start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
+    agents = [start_service("ponos_agent", "--concurrency", "2", ready="Ctrl-C to stop") for _ in range(2)]
+    return agents
+
+
+@pytest.fixture
+def corpus(user):
+    corpus = Corpus.objects.create(name="Running corpus")
+    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
+    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    for index in range(5):
+        documents_services.element_create(corpus=corpus, type=page, name=f"Page {index}")
+    return corpus
+
+
+@pytest.fixture
+def api(user, live_server):
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {Token.objects.create(user=user).key}"
+    session.base_url = f"{live_server.url}/api/v1"
+    return session
+
+
+def make_run(process, name, behaviour="ok", parents=()):
+    worker = WorkerFactory(slug=f"task-{name.lower()}", name=f"Task {name}")
+    command = shlex.join([sys.executable, "-c", TASK_SCRIPT, name, behaviour])
+    version = WorkerVersionFactory(worker=worker, state="available", configuration={"docker": {"command": command}})
+    return WorkerRun.objects.create(process=process, version=version, parents=[parent.id for parent in parents])
+
+
+def make_process(corpus, user, **kwargs):
+    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Run", **kwargs)
+
+
+def start(api, process):
+    response = api.post(f"{api.base_url}/process/{process.id}/start/")
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def wait_finished(process):
+    def states():
+        return [(task.slug, task.state) for task in Task.objects.filter(process=process)]
+
+    try:
+        wait_for(lambda: Process.objects.filter(pk=process.pk, finished__isnull=False).exists(), message="the process")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; its tasks: {states()}") from None
+    process.refresh_from_db()
+    return process
+
+
+def task_of(run):
+    return Task.objects.get(worker_run=run)
+
+
+def output_of(task):
+    """The JSON line the task script printed, from the task's log."""
+    for line in read_log(task).decode().splitlines():
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError(f"No output in the log of {task.slug}: {read_log(task)!r}")
+
+
+def artifact_text(task, path="result.txt"):
+    from django.core.files.storage import default_storage
+
+    artifact = Artifact.objects.get(task=task, path=path)
+    with default_storage.open(artifact.storage_key) as file:
+        return file.read().decode()
+
+
+def test_chain_runs_in_order(ponos, api, corpus, user):
+    process = make_process(corpus, user)
+    a = make_run(process, "A")
+    b = make_run(process, "B", parents=[a])
+    c = make_run(process, "C", parents=[b])
+    start(api, process)
+
+    process = wait_finished(process)
+    assert process.state == ProcessState.Completed
+    tasks = [task_of(run) for run in (a, b, c)]
+    initialisation = Task.objects.get(process=process, worker_run__isnull=True)
+    assert {task.state for task in [initialisation, *tasks]} == {TaskState.Completed}
+    for parent, child in zip([initialisation, *tasks], tasks, strict=False):
+        assert parent.finished <= child.started
+    assert Artifact.objects.filter(task=initialisation, path="elements.json").exists()
+
+    outputs = [output_of(task) for task in tasks]
+    assert [output["inputs"] for output in outputs] == [[], ["A()"], ["B(A())"]]
+    assert all(output["elements"] == 5 for output in outputs)
+    assert [output["worker_run"] for output in outputs] == [str(a.id), str(b.id), str(c.id)]
+    assert all(output["worker_version"] is None for output in outputs)
+    assert all(output["current_is_own"] for output in outputs)
+    assert all(output["leaked"] == [] for output in outputs)
+    assert artifact_text(tasks[2]) == "C(B(A()))"
+    assert "[ponos] Task completed." in read_log(tasks[2]).decode()
+    # Each task ran on one of the agents, and no task ran twice.
+    assert {task.agent_id for task in tasks} <= set(Agent.objects.values_list("id", flat=True))
+    assert all(read_log(task).decode().count("[ponos] Running") == 1 for task in tasks)
+
+
+def test_diamond_and_failure(ponos, api, corpus, user):
+    process = make_process(corpus, user)
+    top = make_run(process, "Top")
+    left = make_run(process, "Left", parents=[top])
+    right = make_run(process, "Right", "fail", parents=[top])
+    bottom = make_run(process, "Bottom", parents=[left, right])
+    start(api, process)
+
+    process = wait_finished(process)
+    assert process.state == ProcessState.Failed
+    assert task_of(top).state == TaskState.Completed
+    assert task_of(left).state == TaskState.Completed
+    assert task_of(right).state == TaskState.Failed
+    # The child of a failed task never runs, and does not keep the process from ending.
+    assert task_of(bottom).state == TaskState.Unscheduled
+    assert "exited with code 3" in read_log(task_of(right)).decode()
+    assert output_of(task_of(left))["inputs"] == ["Top()"]
+
+
+def test_killed_agent_ends_its_task_in_error(start_service, api, corpus, user, settings):
+    settings.PONOS_AGENT_TIMEOUT = 5
+    start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
+    agent_process = start_service("ponos_agent", ready="Ctrl-C to stop")
+    process = make_process(corpus, user, chunks=1)
+    sleeper = make_run(process, "Sleeper", "sleep")
+    start(api, process)
+    wait_for(lambda: task_of(sleeper).state == TaskState.Running, message="the task to run")
+
+    agent_process.send_signal(signal.SIGKILL)
+    agent_process.wait()
+    time.sleep(6)
+    assert check_agents() == 1
+    task = task_of(sleeper)
+    assert task.state == TaskState.Error
+    assert "stopped answering" in read_log(task).decode()
+    process = wait_finished(process)
+    assert process.state == ProcessState.Error
+
+
+def test_stop_and_restart(ponos, api, corpus, user):
+    process = make_process(corpus, user)
+    sleeper = make_run(process, "Sleeper", "sleep")
+    after = make_run(process, "After", parents=[sleeper])
+    start(api, process)
+    wait_for(lambda: task_of(sleeper).state == TaskState.Running, message="the task to run")
+
+    response = api.patch(f"{api.base_url}/task/{task_of(sleeper).id}/", json={"state": "stopping"})
+    assert response.status_code == 200, response.text
+    wait_for(lambda: task_of(sleeper).state == TaskState.Stopped, message="the task to stop")
+    process = wait_finished(process)
+    assert process.state == ProcessState.Stopped
+    assert task_of(after).state == TaskState.Unscheduled
+
+    # Restarting runs it again (this time without sleeping), then its child after it.
+    command = shlex.join([sys.executable, "-c", TASK_SCRIPT, "Again", "ok"])
+    Task.objects.filter(pk=task_of(sleeper).pk).update(command=command)
+    response = api.post(f"{api.base_url}/task/{task_of(sleeper).id}/restart/")
+    assert response.status_code in (200, 201), response.text
+    wait_for(lambda: task_of(after).state == TaskState.Completed, message="the child to run after the restart")
+    assert task_of(sleeper).attempt == 1
+    assert output_of(task_of(after))["inputs"] == ["Again()"]
+    process = wait_finished(process)
+    assert process.state == ProcessState.Completed
