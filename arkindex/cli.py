@@ -289,6 +289,8 @@ def quickstart_processes(host, port, workers):
             + ["--graceful-timeout", "5", "--no-control-socket"],
         ),
         ManagedProcess("job worker (rqworker)", [python, "-m", "arkindex.cli", "rqworker", *QUEUES]),
+        ManagedProcess("task scheduler (ponos_scheduler)", [python, "-m", "arkindex.cli", "ponos_scheduler"]),
+        ManagedProcess("task agent (ponos_agent)", [python, "-m", "arkindex.cli", "ponos_agent"]),
     ]
 
 

@@ -33,6 +33,9 @@ sets the process's `finished` once its last run can make no more progress.
 
 **Retrying** (`process_retry`) copies the DAG of the last run into a new run (`run + 1`), with new
 ids and tokens; the previous runs' tasks stay, for their logs.
+
+**Stopping** (`process_stop`) ends the last run: two state-guarded UPDATEs, whatever the number of
+tasks; running tasks go through stopping, so that their agent ends the command first.
 """
 
 import logging
@@ -40,6 +43,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.db import transaction
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -404,3 +408,58 @@ def refresh_process(process_id):
         logger.info("Process %s finished", process_id)
         enqueue_on_commit("ponos.emails.send_process_finished_email", str(process_id))
     return bool(finished)
+
+
+# --- Stopping -----------------------------------------------------------------------------------
+
+
+def last_run_subquery(process_ref="process_id"):
+    """The last run of the process named by the outer query's `process_ref` column."""
+    return Task.objects.filter(process_id=OuterRef(process_ref)).order_by("-run").values("run")[:1]
+
+
+def process_stop(*, process):
+    """
+    Stop a running process, in one transaction on its locked row (the lock `set_task_state` takes
+    when a task ends, so an agent ending a task and a stop take turns): the last run's running
+    tasks move to stopping (their agent sees it, ends the command, and sets them stopped), its
+    unscheduled and pending tasks are stopped at once (an agent picking up a stopped task's job
+    skips it). Both UPDATEs are guarded by the state, so stopping twice changes nothing, and a task
+    ending meanwhile keeps its own final state. 409 unless the process started and has not ended.
+    Returns the process, whose `finished` is set when nothing was left running.
+    """
+    with transaction.atomic():
+        Process.objects.select_for_update(no_key=True).filter(pk=process.pk).values_list("pk").first()
+        # Read after the lock, in a statement of its own, so that it sees the committed task states.
+        state, started = Process.objects.with_state().values_list("state_value", "started").get(pk=process.pk)
+        if started is None:
+            raise Conflict("This process has not started: there is nothing to stop.")
+        if state in FINAL_PROCESS_STATES:
+            raise Conflict(f"This process already ended ({state}): there is nothing to stop.")
+        now = Now()
+        run = Task.objects.filter(process_id=process.pk).aggregate(last=Max("run"))["last"]
+        last_run = Task.objects.filter(process_id=process.pk, run=run)
+        stopping = last_run.filter(state=TaskState.Running).update(state=TaskState.Stopping, updated=now)
+        stopped = last_run.filter(state__in=(TaskState.Unscheduled, TaskState.Pending)).update(
+            state=TaskState.Stopped, finished=now, updated=now
+        )
+        refresh_process(process.pk)
+    logger.info("Stopping process %s: %d task(s) stopping, %d stopped", process.pk, stopping, stopped)
+    return Process.objects.with_state().get(pk=process.pk)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def process_run_tasks(process_id, run=None):
+    """
+    The tasks of one run of a process (the last one by default), ordered by depth then slug, each
+    with `parent_ids`, its parents' IDs, computed in the same query.
+    """
+    parents = TaskParent.objects.filter(from_task_id=OuterRef("pk")).order_by("to_task_id")
+    tasks = Task.objects.filter(process_id=process_id)
+    if run is None:
+        tasks = tasks.filter(run=Subquery(last_run_subquery()))
+    else:
+        tasks = tasks.filter(run=run)
+    return tasks.annotate(parent_ids=ArraySubquery(parents.values("to_task_id"))).order_by("depth", "slug", "id")

@@ -1,4 +1,8 @@
-"""Serializers of the scheduler's API: starting and retrying processes, and the tasks they create."""
+"""
+Serializers of the scheduler's API: starting, retrying and stopping processes, the tasks they
+create, and the tasks of a run as the process status page shows them. Related objects are IDs only,
+and a task's token never appears.
+"""
 
 from rest_framework import serializers
 
@@ -42,3 +46,23 @@ class ProcessRunSerializer(serializers.Serializer):
     finished = serializers.DateTimeField(read_only=True, allow_null=True)
     activity_state = serializers.ChoiceField(choices=ActivityState.choices, read_only=True)
     tasks = ProcessTaskSerializer(many=True, read_only=True, source="run_tasks")
+
+
+class ProcessTaskStatusSerializer(ProcessTaskSerializer):
+    """A task of a run as the process status page shows it: where it runs and since when."""
+
+    agent_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The agent running or that ran it.")
+    gpu_id = serializers.CharField(read_only=True, allow_null=True, help_text="The GPU it holds or held.")
+    started = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished = serializers.DateTimeField(read_only=True, allow_null=True)
+    attempt = serializers.IntegerField(
+        read_only=True, help_text="0, then one more each time RestartTask runs it again (each has its own log)."
+    )
+
+
+class ProcessTasksQuerySerializer(serializers.Serializer):
+    """Query parameters of ListProcessTasks."""
+
+    run = serializers.IntegerField(
+        min_value=0, required=False, help_text="An earlier run of the process, from 0; the last one by default."
+    )

@@ -1,15 +1,24 @@
 """
-API of the scheduler: starting and retrying processes. Views validate, call `ponos.services` and
-serialise; the rules live in the services and in `processes.starting`.
+API of the scheduler on whole processes: starting, retrying and stopping them, and the tasks of a
+run (the data of the process status page). Views validate, call `ponos.services` and serialise;
+the rules live in the services and in `processes.starting`.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ponos import services
-from ponos.api.serializers import ProcessRunSerializer, ProcessStartSerializer
+from ponos.api.serializers import (
+    ProcessRunSerializer,
+    ProcessStartSerializer,
+    ProcessTasksQuerySerializer,
+    ProcessTaskStatusSerializer,
+)
+from ponos.authentication import request_task
 from processes.services import process_for_user
 from users.models import Role
 
@@ -74,3 +83,62 @@ class ProcessRetry(APIView):
         process = process_for_user(request.user, pk, Role.CONTRIBUTOR)
         process, tasks = services.process_retry(process=process)
         return run_response(process, tasks)
+
+
+@extend_schema(tags=TAGS)
+class ProcessStop(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        operation_id="StopProcess",
+        description=(
+            "Stop a running process (contributors of its corpus): the running tasks of its last run move to "
+            "stopping, and their agents end them and set them stopped; the tasks that have not started yet "
+            "(unscheduled or pending) are stopped at once. Stopping a process that is already stopping "
+            "changes nothing. 409 when the process has not started or has already ended. Task tokens "
+            "cannot stop processes. The answer is the process with the tasks of its last run."
+        ),
+        request=None,
+        responses={
+            200: ProcessRunSerializer,
+            403: OpenApiResponse(description="Below contributor on the corpus, or a task token."),
+            409: OpenApiResponse(description="The process has not started, or has already ended."),
+        },
+    )
+    def post(self, request, pk):
+        if request_task(request) is not None:
+            raise PermissionDenied("Task tokens cannot stop processes: use a user's API token.")
+        process = process_for_user(request.user, pk, Role.CONTRIBUTOR)
+        process = services.process_stop(process=process)
+        return run_response(process, list(services.process_run_tasks(process.id)))
+
+
+@extend_schema(tags=TAGS)
+class ProcessTasks(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        operation_id="ListProcessTasks",
+        description=(
+            "The tasks of a run of a process, as its status page shows them: state, parents, agent and GPU, "
+            "times and attempt, ordered by depth then slug, as one JSON array (not paginated). The last run "
+            "by default; an earlier one with `run` (a run that does not exist has no tasks). Readable by "
+            "guests of the process's corpus, and by the tasks of the same process with their token."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "run", OpenApiTypes.INT, description="An earlier run of the process, from 0; the last one by default."
+            )
+        ],
+        responses={200: ProcessTaskStatusSerializer(many=True), 400: OpenApiResponse(), 404: OpenApiResponse()},
+    )
+    def get(self, request, pk):
+        caller = request_task(request)
+        if caller is not None and caller.process_id != pk:
+            # A task reaches its own process only: any other is hidden, as if it did not exist.
+            raise NotFound(f"No process {pk} that you can see.")
+        process = process_for_user(request.user, pk, Role.GUEST)
+        params = ProcessTasksQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        tasks = services.process_run_tasks(process.id, params.validated_data.get("run"))
+        return Response(ProcessTaskStatusSerializer(tasks, many=True).data)

@@ -53,6 +53,8 @@ print(json.dumps({
     "worker_version": os.environ.get("WORKER_VERSION_ID"),
     "current_is_own": os.path.realpath(data / "current") == os.path.realpath(data / own),
     "leaked": [key for key in ("DATABASE_URL", "SECRET_KEY") if key in os.environ],
+    "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    "model_files": sorted(os.listdir(os.environ["ARKINDEX_MODEL_DIR"])) if "ARKINDEX_MODEL_DIR" in os.environ else None,
 }), flush=True)
 if behaviour == "sleep":
     time.sleep(120)
@@ -92,11 +94,15 @@ def start_service(services_env, tmp_path):
     """Start a manage.py command in the background; all are stopped at the end of the test."""
     started = []
 
-    def start(*arguments, ready=None):
+    def start(*arguments, ready=None, env=None):
         log_path = tmp_path / f"{arguments[0]}-{len(started)}.log"
         log = open(log_path, "wb")
         process = subprocess.Popen(
-            [sys.executable, "manage.py", *arguments], cwd=ROOT, env=services_env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", *arguments],
+            cwd=ROOT,
+            env={**services_env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         started.append((process, log))
         if ready:
@@ -147,11 +153,15 @@ def api(user, live_server):
     return session
 
 
-def make_run(process, name, behaviour="ok", parents=()):
+def make_run(process, name, behaviour="ok", parents=(), model_version=None, **version_fields):
     worker = WorkerFactory(slug=f"task-{name.lower()}", name=f"Task {name}")
     command = shlex.join([sys.executable, "-c", TASK_SCRIPT, name, behaviour])
-    version = WorkerVersionFactory(worker=worker, state="available", configuration={"docker": {"command": command}})
-    return WorkerRun.objects.create(process=process, version=version, parents=[parent.id for parent in parents])
+    version = WorkerVersionFactory(
+        worker=worker, state="available", configuration={"docker": {"command": command}}, **version_fields
+    )
+    return WorkerRun.objects.create(
+        process=process, version=version, model_version=model_version, parents=[parent.id for parent in parents]
+    )
 
 
 def make_process(corpus, user, **kwargs):
@@ -289,3 +299,72 @@ def test_stop_and_restart(ponos, api, corpus, user):
     assert output_of(task_of(after))["inputs"] == ["Again()"]
     process = wait_finished(process)
     assert process.state == ProcessState.Completed
+
+
+def test_time_limit(start_service, api, corpus, user):
+    start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
+    start_service("ponos_agent", ready="Ctrl-C to stop", env={"PONOS_TASK_TIME_LIMIT": "3"})
+    process = make_process(corpus, user)
+    sleeper = make_run(process, "Sleeper", "sleep")
+    start(api, process)
+
+    process = wait_finished(process)
+    task = task_of(sleeper)
+    assert task.state == TaskState.Error
+    assert "ran for more than 3 seconds" in read_log(task).decode()
+    assert process.state == ProcessState.Error
+
+
+@pytest.fixture
+def fake_nvidia_smi(tmp_path):
+    """An `nvidia-smi` reporting one GPU, first on the agent's PATH."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "nvidia-smi"
+    script.write_text("#!/bin/sh\necho '0, GPU-00000000-fake, Fake GPU, 2048'\n")
+    script.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+def store_model_archive(model_version, files):
+    """A `.tar.zst` archive of `files` ({name: text}) where the storage keeps the version's archive."""
+    import io
+    import tarfile
+
+    import zstandard
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    default_storage.save(model_version.archive_path, ContentFile(zstandard.compress(tar_bytes.getvalue())))
+
+
+def test_gpu_task_runs_on_a_free_gpu_with_its_model(start_service, api, corpus, user, fake_nvidia_smi):
+    from workers.models import Model, ModelVersion
+
+    start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
+    cpu_agent = start_service("ponos_agent", ready="Ctrl-C to stop")
+    start_service("ponos_agent", "--concurrency", "1", ready="1 GPU slot(s)", env=fake_nvidia_smi)
+    model = Model.objects.create(name="Recogniser")
+    model_version = ModelVersion.objects.create(model=model, state="available", tag="v1")
+    store_model_archive(model_version, {"weights.bin": "0101", "config.json": "{}"})
+
+    process = make_process(corpus, user)
+    gpu_run = make_run(process, "Gpu", gpu_usage="required", model_usage="required", model_version=model_version)
+    start(api, process)
+
+    process = wait_finished(process)
+    task = task_of(gpu_run)
+    assert process.state == ProcessState.Completed, read_log(task).decode()
+    assert task.requires_gpu
+    assert task.gpu_id == "GPU-00000000-fake"
+    assert task.agent.gpus.get().id == "GPU-00000000-fake"
+    assert task.agent.pid != cpu_agent.pid
+    output = output_of(task)
+    assert output["cuda"] == "0"
+    assert output["model_files"] == ["config.json", "weights.bin"]
