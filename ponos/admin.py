@@ -1,12 +1,37 @@
 """
 Tasks in the Django admin, for instance administrators; farms, agents and secrets are in
-`ponos.extra_admin`. A task's token is its credential: read-only, and never shown in lists.
+`ponos.extra_admin`.
+
+An administrator repairs a task by hand: its state, agent and GPU are editable (seed 002), and its
+artifacts are listed read-only under it, so that they are never part of what the form validates
+(a task with artifacts saves like any other). A state changed here lets the scheduler run for the
+process after the commit: the task's children start, or the process ends. A task's token is its
+credential: never shown, never editable.
 """
 
 from django.contrib import admin
 
 from ponos import extra_admin  # noqa: F401  (farms, agents, secrets)
-from ponos.models import Task
+from ponos.models import Artifact, Task
+from ponos.scheduler import schedule_process_on_commit
+
+
+class ArtifactInline(admin.TabularInline):
+    """A task's files, as the agent stored them: shown, never added, changed or deleted here."""
+
+    model = Artifact
+    fields = ("path", "size", "content_type", "created")
+    readonly_fields = fields
+    ordering = ("path",)
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Task)
@@ -15,12 +40,18 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ("state", "requires_gpu")
     search_fields = ("slug", "id", "process__id")
     raw_id_fields = ("process", "worker_run", "parents", "agent", "gpu")
-    readonly_fields = ("id", "token", "created", "updated", "started", "finished")
+    readonly_fields = ("id", "created", "updated", "started", "finished")
     ordering = ("-created",)
+    # `token` is in no fieldset: the form neither shows nor accepts it.
     fieldsets = (
         (None, {"fields": ("id", "process", "run", "slug", "depth", "chunk", "parents", "state", "worker_run")}),
         ("Execution", {"fields": ("image", "command", "env", "requires_gpu", "shm_size", "extra_files")}),
         ("Agent", {"fields": ("agent", "gpu", "attempt")}),
         ("Times", {"fields": ("created", "updated", "started", "finished")}),
-        ("Credential", {"fields": ("token",), "classes": ("collapse",)}),
     )
+    inlines = (ArtifactInline,)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "state" in form.changed_data:
+            schedule_process_on_commit(obj.process_id)

@@ -175,7 +175,8 @@ def check_failed_jobs():
     """
     redis = get_connection(DEFAULT_QUEUE)
     count = 0
-    for farm_name in Farm.objects.values_list("name", flat=True):
+    # Processes without a farm run on the default farm's queues, whether its row exists or not.
+    for farm_name in {DEFAULT_FARM, *Farm.objects.values_list("name", flat=True)}:
         for gpu in (False, True):
             registry = FailedJobRegistry(queue_name(farm_name, gpu), connection=redis)
             for job_id in registry.get_job_ids():

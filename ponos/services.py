@@ -42,8 +42,8 @@ import logging
 from collections import Counter
 
 from django.conf import settings
-from django.db import transaction
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Now
 from django.utils import timezone

@@ -6,7 +6,7 @@ the rules live in the services and in `processes.starting`.
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,9 +30,18 @@ def run_response(process, tasks):
     return Response(ProcessRunSerializer(process).data)
 
 
+class IsUser(IsAuthenticated):
+    """A person: tasks run processes, they do not start, retry or stop them."""
+
+    message = "Task tokens cannot start, retry or stop processes: use a user's API token."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request_task(request) is None
+
+
 @extend_schema(tags=TAGS)
 class ProcessStart(APIView):
-    permission_classes = (IsAuthenticated,)
+    permission_classes = (IsUser,)
 
     @extend_schema(
         operation_id="StartProcess",
@@ -62,7 +71,7 @@ class ProcessStart(APIView):
 
 @extend_schema(tags=TAGS)
 class ProcessRetry(APIView):
-    permission_classes = (IsAuthenticated,)
+    permission_classes = (IsUser,)
 
     @extend_schema(
         operation_id="RetryProcess",
@@ -87,7 +96,7 @@ class ProcessRetry(APIView):
 
 @extend_schema(tags=TAGS)
 class ProcessStop(APIView):
-    permission_classes = (IsAuthenticated,)
+    permission_classes = (IsUser,)
 
     @extend_schema(
         operation_id="StopProcess",
@@ -106,8 +115,6 @@ class ProcessStop(APIView):
         },
     )
     def post(self, request, pk):
-        if request_task(request) is not None:
-            raise PermissionDenied("Task tokens cannot stop processes: use a user's API token.")
         process = process_for_user(request.user, pk, Role.CONTRIBUTOR)
         process = services.process_stop(process=process)
         return run_response(process, list(services.process_run_tasks(process.id)))
