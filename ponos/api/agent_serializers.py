@@ -46,6 +46,7 @@ class AgentSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "hostname",
+            "pid",
             "farm",
             "cpu_cores",
             "ram_total",

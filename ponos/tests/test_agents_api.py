@@ -82,6 +82,7 @@ def test_list_agents_shape(superuser_client, make_agent, make_task, farm):
         {
             "id": str(agent.id),
             "hostname": "host-1",
+            "pid": agent.pid,
             "farm": {"id": str(farm.id), "name": "gpu-farm"},
             "cpu_cores": 8,
             "ram_total": 16 * 2**30,
