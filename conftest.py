@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 
 from arkindex.rq import QUEUES
 
+# Agents, job workers and the live API as separate processes, for the tests that run processes.
+pytest_plugins = ["ponos.tests.running"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_redis():

@@ -9,28 +9,23 @@ import json
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from documents import services as documents_services
 from documents.models import Corpus, ElementType
 from ponos.logs import read_log
 from ponos.models import Agent, Artifact, Task, TaskState
 from ponos.scheduler import check_agents
+from ponos.tests.running import wait_finished, wait_for
 from processes.models import Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Right, Role, Token
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
-ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 90
 
 # A task: prints what it sees, fails when asked to, and leaves `result.txt` made of its name and
 # of its parents' results, which it reads from their folders.
@@ -61,76 +56,6 @@ if behaviour == "sleep":
 (data / "current" / "result.txt").write_text(name + "(" + "+".join(inputs) + ")")
 sys.exit(3 if behaviour == "fail" else 0)
 """
-
-
-def wait_for(condition, timeout=TIMEOUT, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"Timed out waiting for {message}")
-
-
-@pytest.fixture
-def services_env(live_server):
-    db = connection.settings_dict
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "TEST_REDIS_URL": settings.RQ_QUEUES["default"]["URL"],
-        "PONOS_API_URL": live_server.url,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "PONOS_AGENT_PING_INTERVAL": "1",
-        "PONOS_LOG_FLUSH_INTERVAL": "1",
-        "PONOS_AGENT_TIMEOUT": "5",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-@pytest.fixture
-def start_service(services_env, tmp_path):
-    """Start a manage.py command in the background; all are stopped at the end of the test."""
-    started = []
-
-    def start(*arguments, ready=None, env=None):
-        log_path = tmp_path / f"{arguments[0]}-{len(started)}.log"
-        log = open(log_path, "wb")
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", *arguments],
-            cwd=ROOT,
-            env={**services_env, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((process, log))
-        if ready:
-            wait_for(lambda: ready in log_path.read_text(errors="replace"), 60, f"{arguments[0]} to start")
-        return process
-
-    yield start
-    for process, _ in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process, log in started:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-    # Shown by pytest when the test failed.
-    for path in sorted(tmp_path.glob("*.log")):
-        print(f"===== {path.name}\n{path.read_text(errors='replace')[-5000:]}")
-
-
-@pytest.fixture
-def ponos(start_service):
-    """One RQ worker for the scheduling jobs and two agents of two slots each."""
-    start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
-    agents = [start_service("ponos_agent", "--concurrency", "2", ready="Ctrl-C to stop") for _ in range(2)]
-    return agents
 
 
 @pytest.fixture
@@ -172,18 +97,6 @@ def start(api, process):
     response = api.post(f"{api.base_url}/process/{process.id}/start/")
     assert response.status_code in (200, 201), response.text
     return response.json()
-
-
-def wait_finished(process):
-    def states():
-        return [(task.slug, task.state) for task in Task.objects.filter(process=process)]
-
-    try:
-        wait_for(lambda: Process.objects.filter(pk=process.pk, finished__isnull=False).exists(), message="the process")
-    except AssertionError as error:
-        raise AssertionError(f"{error}; its tasks: {states()}") from None
-    process.refresh_from_db()
-    return process
 
 
 def task_of(run):
