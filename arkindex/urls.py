@@ -13,6 +13,7 @@ api_patterns = [
     path("", include("users.api.urls")),
     path("", include("arkindex.api.storage_urls")),
     path("", include("documents.api.urls")),
+    path("", include("documents.api.result_urls")),
     path("", include("workers.api.urls")),
     path("", include("workers.api.model_urls")),
     path("", include("processes.api.urls")),

@@ -1,7 +1,23 @@
 from django.contrib import admin
 
 from documents import services
-from documents.models import Corpus, Element, ElementPath, ElementType, Image, ImageServer, Selection
+from documents.models import (
+    Classification,
+    Corpus,
+    Element,
+    ElementPath,
+    ElementType,
+    Embedding,
+    Entity,
+    EntityType,
+    Image,
+    ImageServer,
+    MetaData,
+    MLClass,
+    Selection,
+    Transcription,
+    TranscriptionEntity,
+)
 
 
 class ElementTypeInline(admin.TabularInline):
@@ -117,3 +133,78 @@ class SelectionAdmin(admin.ModelAdmin):
     list_select_related = ("user", "element")
     readonly_fields = ("created",)
     show_full_result_count = False
+
+
+# Worker results. Result tables are large: every relation is a raw id, searches match ids exactly
+# or text by prefix, and lists do not count the whole table.
+
+
+class ResultAdmin(admin.ModelAdmin):
+    readonly_fields = ("id", "created", "updated")
+    show_full_result_count = False
+
+
+@admin.register(Transcription)
+class TranscriptionAdmin(ResultAdmin):
+    list_display = ("id", "element", "text", "confidence", "orientation", "worker_run")
+    search_fields = ("=id", "=element__id", "text")
+    raw_id_fields = ("element", "worker_run")
+    list_select_related = ("element", "worker_run")
+
+
+@admin.register(MLClass)
+class MLClassAdmin(ResultAdmin):
+    list_display = ("name", "corpus")
+    search_fields = ("name", "=corpus__id")
+    raw_id_fields = ("corpus",)
+    list_select_related = ("corpus",)
+
+
+@admin.register(Classification)
+class ClassificationAdmin(ResultAdmin):
+    list_display = ("id", "element", "ml_class", "confidence", "state", "worker_run")
+    list_filter = ("state", "high_confidence")
+    search_fields = ("=id", "=element__id", "ml_class__name")
+    raw_id_fields = ("element", "ml_class", "moderator", "worker_run")
+    list_select_related = ("element", "ml_class", "worker_run")
+
+
+@admin.register(MetaData)
+class MetaDataAdmin(ResultAdmin):
+    list_display = ("id", "element", "type", "name", "value", "worker_run")
+    list_filter = ("type",)
+    search_fields = ("=id", "=element__id", "name")
+    raw_id_fields = ("element", "entity", "worker_run")
+    list_select_related = ("element", "worker_run")
+
+
+@admin.register(EntityType)
+class EntityTypeAdmin(ResultAdmin):
+    list_display = ("name", "corpus", "color")
+    search_fields = ("name", "=corpus__id")
+    raw_id_fields = ("corpus",)
+    list_select_related = ("corpus",)
+
+
+@admin.register(Entity)
+class EntityAdmin(ResultAdmin):
+    list_display = ("id", "name", "type", "corpus", "worker_run")
+    search_fields = ("=id", "name", "=corpus__id")
+    raw_id_fields = ("corpus", "type", "worker_run")
+    list_select_related = ("corpus", "type", "worker_run")
+
+
+@admin.register(TranscriptionEntity)
+class TranscriptionEntityAdmin(ResultAdmin):
+    list_display = ("id", "transcription", "entity", "offset", "length", "worker_run")
+    search_fields = ("=id", "=transcription__id", "=entity__id")
+    raw_id_fields = ("transcription", "entity", "worker_run")
+    list_select_related = ("transcription", "entity", "worker_run")
+
+
+@admin.register(Embedding)
+class EmbeddingAdmin(ResultAdmin):
+    list_display = ("id", "element", "worker_run", "created")
+    search_fields = ("=id", "=element__id")
+    raw_id_fields = ("element", "worker_run")
+    list_select_related = ("element", "worker_run")

@@ -205,3 +205,207 @@ class Selection(models.Model):
 
     def __str__(self):
         return f"{self.user_id} selected {self.element_id}"
+
+
+# Worker results. Each result is signed by the worker run that produced it (null: made by a person);
+# every result table indexes (worker_run, parent) so that the provenance filters of its lists and a
+# run's results everywhere (PROTECT checks, deleting a run's results) read an index.
+
+
+def confidence_range(prefix, nullable=False):
+    condition = models.Q(confidence__gte=0.0, confidence__lte=1.0)
+    if nullable:
+        condition |= models.Q(confidence__isnull=True)
+    return models.CheckConstraint(condition=condition, name=f"{prefix}_confidence_range")
+
+
+def worker_run_field(related_name):
+    # Indexed together with the parent column by each model's Meta.
+    return models.ForeignKey(
+        "processes.WorkerRun",
+        null=True,
+        blank=True,
+        related_name=related_name,
+        on_delete=models.PROTECT,
+        db_index=False,
+    )
+
+
+class TextOrientation(models.TextChoices):
+    HorizontalLeftToRight = "horizontal-lr"
+    HorizontalRightToLeft = "horizontal-rl"
+    VerticalRightToLeft = "vertical-rl"
+    VerticalLeftToRight = "vertical-lr"
+
+
+class Transcription(IndexableModel):
+    element = models.ForeignKey(Element, related_name="transcriptions", on_delete=models.CASCADE)
+    text = models.TextField()
+    confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    orientation = models.CharField(
+        max_length=50, choices=TextOrientation.choices, default=TextOrientation.HorizontalLeftToRight
+    )
+    worker_run = worker_run_field("transcriptions")
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["worker_run", "element"], name="transcription_worker_run")]
+        constraints = [confidence_range("transcription", nullable=True)]
+
+    def __str__(self):
+        return self.text[:50]
+
+
+class MLClass(IndexableModel):
+    corpus = models.ForeignKey(Corpus, related_name="ml_classes", on_delete=models.CASCADE)
+    name = models.CharField(max_length=1024)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "ML class"
+        verbose_name_plural = "ML classes"
+        constraints = [models.UniqueConstraint(fields=["corpus", "name"], name="unique_ml_class_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class ClassificationState(models.TextChoices):
+    Pending = "pending"
+    Validated = "validated"
+    Rejected = "rejected"
+
+
+class Classification(IndexableModel):
+    element = models.ForeignKey(Element, related_name="classifications", on_delete=models.CASCADE, db_index=False)
+    ml_class = models.ForeignKey(MLClass, related_name="classifications", on_delete=models.CASCADE)
+    confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    high_confidence = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=ClassificationState.choices, default=ClassificationState.Pending)
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="moderated_classifications",
+        on_delete=models.SET_NULL,
+    )
+    worker_run = worker_run_field("classifications")
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["worker_run", "element"], name="classification_worker_run")]
+        constraints = [
+            confidence_range("classification", nullable=True),
+            # A person's classifications (null run) are unique too. Led by the element, it serves its lookups.
+            models.UniqueConstraint(
+                fields=["element", "ml_class", "worker_run"],
+                name="unique_classification",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.ml_class_id} on {self.element_id}"
+
+
+class MetaType(models.TextChoices):
+    Text = "text"
+    Markdown = "markdown"
+    # Recent base workers also send HTML.
+    HTML = "html"
+    Date = "date"
+    Location = "location"
+    Reference = "reference"
+    Numeric = "numeric"
+    URL = "url"
+
+
+class EntityType(IndexableModel):
+    corpus = models.ForeignKey(Corpus, related_name="entity_types", on_delete=models.CASCADE)
+    name = models.CharField(max_length=250)
+    color = models.CharField(max_length=6, default="ff0000", help_text="Hexadecimal RGB colour, without `#`.")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["corpus", "name"], name="unique_entity_type_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Entity(IndexableModel):
+    corpus = models.ForeignKey(Corpus, related_name="entities", on_delete=models.CASCADE, db_index=False)
+    type = models.ForeignKey(EntityType, related_name="entities", on_delete=models.PROTECT)
+    name = models.TextField()
+    metas = models.JSONField(null=True, blank=True)
+    worker_run = worker_run_field("entities")
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "entities"
+        indexes = [
+            models.Index(fields=["corpus", "name", "id"], name="entity_corpus_name"),
+            models.Index(fields=["worker_run", "corpus"], name="entity_worker_run"),
+        ]
+
+    def __str__(self):
+        return self.name[:50]
+
+
+class MetaData(IndexableModel):
+    element = models.ForeignKey(Element, related_name="metadatas", on_delete=models.CASCADE)
+    type = models.CharField(max_length=50, choices=MetaType.choices)
+    name = models.CharField(max_length=250)
+    value = models.TextField()
+    entity = models.ForeignKey(Entity, null=True, blank=True, related_name="metadatas", on_delete=models.SET_NULL)
+    worker_run = worker_run_field("metadatas")
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = "metadata"
+        verbose_name_plural = "metadata"
+        indexes = [models.Index(fields=["worker_run", "element"], name="metadata_worker_run")]
+
+    def __str__(self):
+        return f"{self.name}: {self.value[:50]}"
+
+
+class TranscriptionEntity(IndexableModel):
+    transcription = models.ForeignKey(
+        Transcription, related_name="transcription_entities", on_delete=models.CASCADE, db_index=False
+    )
+    entity = models.ForeignKey(Entity, related_name="transcription_entities", on_delete=models.CASCADE)
+    offset = models.PositiveIntegerField()
+    length = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    confidence = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    worker_run = worker_run_field("transcription_entities")
+
+    class Meta:
+        ordering = ["offset", "length", "id"]
+        verbose_name_plural = "transcription entities"
+        indexes = [models.Index(fields=["worker_run", "transcription"], name="trans_entity_worker_run")]
+        constraints = [
+            confidence_range("transcription_entity", nullable=True),
+            models.CheckConstraint(condition=models.Q(length__gt=0), name="transcription_entity_length"),
+            models.UniqueConstraint(
+                fields=["transcription", "entity", "offset", "length", "worker_run"],
+                name="unique_transcription_entity",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.entity_id} at {self.offset}+{self.length} of {self.transcription_id}"
+
+
+class Embedding(IndexableModel):
+    element = models.ForeignKey(Element, related_name="embeddings", on_delete=models.CASCADE)
+    value = ArrayField(models.FloatField(), help_text="The embedding vector.")
+    worker_run = worker_run_field("embeddings")
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["worker_run", "element"], name="embedding_worker_run")]
+
+    def __str__(self):
+        return f"Embedding of {self.element_id}"

@@ -74,6 +74,22 @@ def on_element_deletion(hook):
     return hook
 
 
+def delete_element_results(cursor):
+    """Delete the worker results attached to the elements of `doomed_elements`, one statement per table."""
+    from documents.result_services import element_results_deletion
+
+    for sql in element_results_deletion():
+        cursor.execute(sql)
+
+
+def delete_corpus_results(cursor, corpus_id):
+    """Delete the worker results and result vocabularies (classes, entities) of a corpus."""
+    from documents.result_services import corpus_results_deletion
+
+    for sql in corpus_results_deletion():
+        cursor.execute(sql, {"corpus": corpus_id})
+
+
 def corpus_destroy(*, corpus):
     """Schedule the deletion of a corpus and everything in it."""
     enqueue_on_commit("documents.jobs.corpus_delete", str(corpus.id), job_id=f"corpus-delete-{corpus.id}")
@@ -92,6 +108,7 @@ def corpus_delete(*, corpus_id):
         _tree_lock(corpus_id)
         for hook in CORPUS_DELETION_HOOKS:
             hook(cursor, str(corpus_id))
+        delete_corpus_results(cursor, str(corpus_id))
         cursor.execute(
             f"DELETE FROM {PATHS} AS path USING {ELEMENTS} AS element "
             "WHERE path.element_id = element.id AND element.corpus_id = %s",
@@ -125,8 +142,12 @@ def element_create(
     confidence=None,
     rotation_angle=0,
     mirrored=False,
+    worker_run=None,
 ):
-    """A new element, at the top level of its corpus or as the last child of `parent`."""
+    """
+    A new element, at the top level of its corpus or as the last child of `parent`, signed by
+    `worker_run` when a worker made it (checked by `documents.provenance.resolve_worker_run`).
+    """
     with transaction.atomic():
         if parent is not None:
             _tree_lock(corpus.id, shared=True)
@@ -142,6 +163,7 @@ def element_create(
             confidence=confidence,
             rotation_angle=rotation_angle,
             mirrored=mirrored,
+            worker_run=worker_run,
         )
         if parent is None:
             ElementPath.objects.create(element=element, path=[], ordering=0)
@@ -157,6 +179,40 @@ def element_create(
                     {"element": str(element.id), "parent": str(parent.id)},
                 )
     return element
+
+
+def elements_create(*, parent, elements, creator=None, worker_run=None):
+    """
+    Create `elements` (dicts of Element fields: type, name, image, polygon, confidence) as the last
+    children of `parent`, in their order, signed by `worker_run` (CreateElements). One INSERT for
+    the elements and one for their paths (one per path of the parent), whatever their number;
+    like `element_create`, a shared tree lock and a lock on the parent row serialise only the
+    positions among siblings.
+    """
+    with transaction.atomic():
+        _tree_lock(parent.corpus_id, shared=True)
+        Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
+        created = Element.objects.bulk_create(
+            Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields) for fields in elements
+        )
+        ids = _ids(element.id for element in created)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH first AS (
+                    SELECT COALESCE(MAX(ordering) + 1, 0) AS ordering FROM {PATHS} WHERE parent = %(parent)s::uuid
+                )
+                INSERT INTO {PATHS} (id, created, updated, element_id, path, ordering)
+                SELECT gen_random_uuid(), now(), now(), child.id, parent_path.path || %(parent)s::uuid,
+                    first.ordering + child.position - 1
+                FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS child (id, position)
+                CROSS JOIN first
+                CROSS JOIN {PATHS} AS parent_path
+                WHERE parent_path.element_id = %(parent)s::uuid
+                """,
+                {"parent": str(parent.id), "ids": ids},
+            )
+    return created
 
 
 def element_destroy(*, element):
@@ -204,6 +260,7 @@ def element_delete(*, element_id):
         )
         for hook in ELEMENT_DELETION_HOOKS:
             hook(cursor)
+        delete_element_results(cursor)
         cursor.execute(
             f"DELETE FROM {PATHS} WHERE path @> ARRAY[%(element)s::uuid] OR element_id = %(element)s::uuid", params
         )

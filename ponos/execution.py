@@ -119,6 +119,10 @@ def extract_model(task, data_dir):
     model_version = task.worker_run.model_version if task.worker_run_id else None
     if model_version is None:
         return None
+    if not default_storage.exists(model_version.archive_path):
+        raise ExecutionError(
+            f"The archive of model version {model_version.id} is not in the storage: upload it, then restart the task."
+        )
     model_dir = data_dir / "model"
     model_dir.mkdir()
     with default_storage.open(model_version.archive_path, "rb") as archive:

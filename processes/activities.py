@@ -16,8 +16,10 @@ never overrides a newer state.
 
 import logging
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models.functions import Now
 
+from documents.models import Element
 from documents.services import on_element_deletion
 from processes.deletion import on_process_deletion
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState, WorkerRun
@@ -100,3 +102,230 @@ def delete_process_activities(cursor, process_id):
 @on_element_deletion
 def delete_element_activities(cursor):
     cursor.execute(f"DELETE FROM {ACTIVITIES} WHERE element_id IN (SELECT id FROM doomed_elements)")
+
+
+# Consuming and reporting activities (StartWorkerActivity, UpdateWorkerActivity, statistics).
+#
+# Several tasks of the same worker run consume its queue at the same time: each takes the next
+# queued element with `FOR UPDATE SKIP LOCKED`, so that two tasks never get the same element and
+# never wait for each other; a report is an `UPDATE` guarded on the current state, so that two
+# tasks racing on the same element cannot both start it.
+
+PROCESSES = Process._meta.db_table
+
+
+class ActivityError(Exception):
+    """A refused activity request: `status` is the HTTP status the API answers with."""
+
+    def __init__(self, status, message, field=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+# Allowed transitions, by target state: the states an activity may be in to move to it.
+TRANSITIONS = {
+    WorkerActivityState.Started: (WorkerActivityState.Queued, WorkerActivityState.Error),
+    WorkerActivityState.Processed: (WorkerActivityState.Started,),
+    WorkerActivityState.Error: (WorkerActivityState.Started,),
+}
+
+
+def _process_activity_state(cursor, process_id):
+    cursor.execute(f"SELECT activity_state FROM {PROCESSES} WHERE id = %s", [str(process_id)])
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def start_activity(*, process_id, worker_run_id):
+    """
+    Hand the next queued element of a worker run to a task, marked started, as `(id, type_id,
+    name)`; None when the queue is empty. One statement: the queued row is locked, skipped by
+    the other tasks, updated and joined to its element at once. The queue is served in insertion
+    order (the bigint id). Raises ActivityError(400) when the process does not track activities,
+    or not yet (only checked once the statement found nothing, to keep the hot path to one query).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH taken AS (
+                UPDATE {ACTIVITIES} SET state = %(started)s, started = now(), updated = now()
+                WHERE id = (
+                    SELECT activity.id FROM {ACTIVITIES} AS activity
+                    WHERE activity.worker_run_id = %(run)s AND activity.state = %(queued)s
+                    AND EXISTS (
+                        SELECT 1 FROM {PROCESSES} WHERE id = %(process)s AND activity_state = %(ready)s
+                    )
+                    ORDER BY activity.id
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED
+                )
+                RETURNING element_id
+            )
+            SELECT element.id, element.type_id, element.name
+            FROM taken JOIN {Element._meta.db_table} AS element ON element.id = taken.element_id
+            """,
+            {
+                "started": WorkerActivityState.Started,
+                "queued": WorkerActivityState.Queued,
+                "run": str(worker_run_id),
+                "process": str(process_id),
+                "ready": ActivityState.Ready,
+            },
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            return row
+        state = _process_activity_state(cursor, process_id)
+    if state != ActivityState.Ready:
+        raise ActivityError(400, _not_ready_message(state))
+    return None
+
+
+def _not_ready_message(state):
+    if state == ActivityState.Pending:
+        return "The activities of this process are still being initialised: try again in a moment."
+    return f"This process does not track worker activities (activity state: {state})."
+
+
+def find_reporting_run(*, run_or_version_id, process_id):
+    """
+    The worker run UpdateWorkerActivity reports for: `run_or_version_id` is a worker run id, or
+    (deprecated, seed 002) the id of a worker version that appears exactly once in the process
+    `process_id`. One query for both forms.
+    """
+    candidates = list(
+        WorkerRun.objects.filter(
+            models.Q(pk=run_or_version_id) | models.Q(version_id=run_or_version_id, process_id=process_id)
+        ).select_related("process")[:3]
+    )
+    for run in candidates:
+        if run.pk == run_or_version_id:
+            return run
+    if not candidates:
+        raise ActivityError(404, f"No worker run {run_or_version_id}, nor worker version in process {process_id}.")
+    if len(candidates) > 1:
+        raise ActivityError(
+            400,
+            f"Worker version {run_or_version_id} is used by {len(candidates)} worker runs of process {process_id}: "
+            "send the id of the worker run (ARKINDEX_WORKER_RUN_ID) instead.",
+            field="id",
+        )
+    return candidates[0]
+
+
+def update_activity(*, run, element_id, state):
+    """
+    Move the activity of `run` on `element_id` to `state` if its current state allows it (see
+    TRANSITIONS): one guarded UPDATE. Raises ActivityError: 400 when the process does not track
+    activities, 404 when the element has no activity for this run, 409 on a forbidden transition
+    (for `started`, the base worker then skips the element: another task has it).
+    """
+    if run.process.activity_state != ActivityState.Ready:
+        raise ActivityError(400, _not_ready_message(run.process.activity_state))
+    allowed = TRANSITIONS.get(state)
+    if allowed is None:
+        raise ActivityError(400, f"An activity cannot be set back to {state}.", field="state")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {ACTIVITIES}
+            SET state = %(state)s, updated = now(),
+                started = CASE WHEN %(state)s = %(started)s THEN now() ELSE started END
+            WHERE worker_run_id = %(run)s AND element_id = %(element)s AND state = ANY(%(allowed)s)
+            """,
+            {
+                "state": state,
+                "started": WorkerActivityState.Started,
+                "run": str(run.id),
+                "element": str(element_id),
+                "allowed": list(allowed),
+            },
+        )
+        if cursor.rowcount:
+            return
+        cursor.execute(
+            f"SELECT state FROM {ACTIVITIES} WHERE worker_run_id = %s AND element_id = %s",
+            [str(run.id), str(element_id)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise ActivityError(404, f"Element {element_id} has no activity for worker run {run.id}.", field="element_id")
+    raise ActivityError(
+        409, f"The activity of worker run {run.id} on element {element_id} is {row[0]}: it cannot become {state}."
+    )
+
+
+def activity_statistics(process_id):
+    """
+    One row per worker run of the process, in one query (aggregates with FILTER over its
+    activities, runs without activities included): counts per state, the mean processing time of
+    processed activities (`updated - started`, seconds), and while some are left an estimated
+    completion date (see `estimated_completion`).
+    """
+
+    def count(state):
+        return models.Count("activities", filter=models.Q(activities__state=state))
+
+    processed = models.Q(activities__state=WorkerActivityState.Processed, activities__started__isnull=False)
+    rows = (
+        WorkerRun.objects.filter(process_id=process_id)
+        .annotate(
+            queued=count(WorkerActivityState.Queued),
+            started_count=count(WorkerActivityState.Started),
+            processed=count(WorkerActivityState.Processed),
+            error=count(WorkerActivityState.Error),
+            average_duration=models.Avg(
+                models.F("activities__updated") - models.F("activities__started"), filter=processed
+            ),
+            now=Now(),
+        )
+        .order_by("created", "id")
+        .values(
+            "id",
+            "version_id",
+            "model_version_id",
+            "configuration_id",
+            "summary",
+            "queued",
+            "started_count",
+            "processed",
+            "error",
+            "average_duration",
+            "now",
+        )
+    )
+    return [
+        {
+            "worker_run_id": row["id"],
+            "worker_version_id": row["version_id"],
+            "model_version_id": row["model_version_id"],
+            "configuration_id": row["configuration_id"],
+            "summary": row["summary"],
+            "queued": row["queued"],
+            "started": row["started_count"],
+            "processed": row["processed"],
+            "error": row["error"],
+            "average_processing_time": (
+                row["average_duration"].total_seconds() if row["average_duration"] is not None else None
+            ),
+            "estimated_completion": estimated_completion(
+                row["now"], row["average_duration"], queued=row["queued"], started=row["started_count"]
+            ),
+        }
+        for row in rows
+    ]
+
+
+def estimated_completion(now, average_duration, *, queued, started):
+    """
+    When a worker run should be done: null once nothing is queued or started, or before any
+    element was processed. The activities left (queued and started) take the mean duration each,
+    spread over as many parallel tasks as there are elements being processed right now (at least
+    one): `now + mean × (queued + started) / max(started, 1)`.
+    """
+    remaining = queued + started
+    if not remaining or average_duration is None:
+        return None
+    return now + average_duration * remaining / max(started, 1)

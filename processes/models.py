@@ -283,6 +283,9 @@ class WorkerActivity(models.Model):
         indexes = [
             # The queue of a worker run: its next queued element (StartWorkerActivity).
             models.Index(fields=["worker_run", "state"], name="activity_run_state"),
+            # StartWorkerActivity: the next queued element of a run, read from the index even
+            # when most activities of the run are already processed.
+            models.Index(fields=["worker_run", "id"], condition=Q(state="queued"), name="activity_queue"),
             # Statistics of a process: counts per state, durations.
             models.Index(fields=["process", "state"], name="activity_process_state"),
         ]

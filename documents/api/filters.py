@@ -11,12 +11,13 @@ trigram index; `worker_run` and `worker_version` read the (worker run, corpus) i
 
 import uuid
 
+from django.db.models import Exists, OuterRef
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from arkindex.api.params import parse_bool, parse_uuid_or_false
-from documents.models import ElementPath
+from documents.models import ElementPath, Transcription
 from documents.selectors import with_has_children
 
 ORDERS = ("name", "created", "random")
@@ -147,9 +148,7 @@ class ElementListFilters:
                 queryset = queryset.exclude(id__in=top_level_ids)
 
         queryset = self.filter_worker(queryset, version_runs)
-        # Transcriptions do not exist yet: no element has one, by a worker or by a person.
-        if any(value is not None for name, value in self.worker_filters.items() if name.startswith("transcription_")):
-            queryset = queryset.none()
+        queryset = self.filter_transcriptions(queryset)
 
         if self.with_has_children:
             queryset = with_has_children(queryset)
@@ -174,6 +173,25 @@ class ElementListFilters:
             else:
                 queryset = queryset.filter(worker_run_id__in=version_runs)
         return queryset
+
+    def filter_transcriptions(self, queryset):
+        """
+        `transcription_worker_run` / `transcription_worker_version`: the elements with a transcription
+        by that run, or any run of that version; `False` for a transcription by a person. A semi-join
+        on the transcriptions of each element (their element index).
+        """
+        run = self.worker_filters["transcription_worker_run"]
+        version = self.worker_filters["transcription_worker_version"]
+        if run is None and version is None:
+            return queryset
+        transcriptions = Transcription.objects.filter(element_id=OuterRef("pk"))
+        if run is False or version is False:
+            transcriptions = transcriptions.filter(worker_run__isnull=True)
+        if run:
+            transcriptions = transcriptions.filter(worker_run_id=run)
+        if version:
+            transcriptions = transcriptions.filter(worker_run__version_id=version)
+        return queryset.filter(Exists(transcriptions))
 
     def sort(self, queryset, *, positioned=False):
         """Sort the list; `positioned` querysets are a parent's direct children, with a `position` alias."""

@@ -352,8 +352,7 @@ class ElementCreateSerializer(serializers.Serializer):
         image_id = data.pop("image", None)
         data["image"] = find_image(image_id) if image_id is not None else None
         data["polygon"] = zone_polygon(data["image"], data.get("polygon"))
-        # Accepted so that workers can sign their elements; results are tied to worker runs by a later version.
-        data.pop("worker_run_id", None)
+        # `worker_run_id` stays: the view checks it with `documents.provenance.resolve_worker_run`.
         return data
 
 
@@ -421,6 +420,67 @@ class ElementDetailSerializer(ElementSerializer):
                     {"polygon": ["An element on an image needs a polygon; send `image: null` to remove the zone."]}
                 )
         return data
+
+
+class BulkElementSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=250)
+    type = serializers.SlugField(help_text="Slug of an element type of the parent's corpus.")
+    polygon = PolygonField(
+        required=False,
+        allow_null=True,
+        help_text="Points [x, y] of the element on the parent's image; the whole image when absent.",
+    )
+    confidence = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+
+
+class ElementsBulkSerializer(serializers.Serializer):
+    """
+    Body of CreateElements: new children of the parent, on the parent's image. Types and polygons
+    are checked here, for all elements in one query; errors name the element's index.
+    """
+
+    worker_run_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Worker run producing the elements; null for manual elements."
+    )
+    elements = BulkElementSerializer(many=True, allow_empty=False, max_length=1000)
+
+    def validate(self, data):
+        parent = self.context["parent"]
+        slugs = {item["type"] for item in data["elements"]}
+        types = {t.slug: t for t in ElementType.objects.filter(corpus_id=parent.corpus_id, slug__in=slugs)}
+        errors = {}
+        for index, item in enumerate(data["elements"]):
+            item_errors = {}
+            if item["type"] not in types:
+                item_errors["type"] = [
+                    f"Corpus {parent.corpus_id} has no element type '{item['type']}': "
+                    "create it with CreateElementType first."
+                ]
+            else:
+                item["type"] = types[item["type"]]
+            polygon = item.get("polygon")
+            if parent.image_id is None:
+                if polygon is not None:
+                    item_errors["polygon"] = [f"Parent {parent.id} has no image: its children cannot have a polygon."]
+                item["image"] = None
+                item["polygon"] = None
+            else:
+                try:
+                    item["polygon"] = zone_polygon(parent.image, polygon)
+                    item["image"] = parent.image
+                except serializers.ValidationError as error:
+                    item_errors.update(error.detail)
+            if item_errors:
+                errors[index] = item_errors
+        if errors:
+            raise serializers.ValidationError(
+                {"elements": [errors.get(index, {}) for index in range(len(data["elements"]))]}
+            )
+        return data
+
+
+class CreatedElementSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
 
 
 class ElementChildrenSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from documents.api.views import (
     ElementDetail,
     ElementParent,
     ElementParentsList,
+    ElementsBulkCreate,
     ElementTypeCreate,
 )
 
@@ -22,6 +23,7 @@ urlpatterns = [
     path("elements/<uuid:id>/children/", ElementChildrenList.as_view(), name="element-children"),
     path("elements/<uuid:id>/parents/", ElementParentsList.as_view(), name="element-parents"),
     path("element/<uuid:id>/", ElementDetail.as_view(), name="element-detail"),
+    path("element/<uuid:id>/children/bulk/", ElementsBulkCreate.as_view(), name="elements-bulk-create"),
     path("element/parent/<uuid:id>/", ElementChildrenCreate.as_view(), name="element-children-create"),
     path("element/<uuid:child>/parent/<uuid:parent>/", ElementParent.as_view(), name="element-parent"),
 ]

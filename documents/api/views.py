@@ -31,14 +31,17 @@ from documents.api.filters import (
 )
 from documents.api.serializers import (
     CorpusSerializer,
+    CreatedElementSerializer,
     ElementChildrenSerializer,
     ElementCreateSerializer,
     ElementDetailSerializer,
     ElementParentSerializer,
+    ElementsBulkSerializer,
     ElementSerializer,
     ElementTypeCreateSerializer,
 )
 from documents.models import Element
+from documents.provenance import resolve_worker_run
 from documents.selectors import (
     ELEMENT_RELATED,
     corpora_for_user,
@@ -163,7 +166,9 @@ class ElementCreate(GenericAPIView):
         slim_output = parse_bool(request.query_params.get("slim_output"), field="slim_output", default=False)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        element = services.element_create(creator=request.user, **serializer.validated_data)
+        data = serializer.validated_data
+        worker_run = resolve_worker_run(request, data.pop("worker_run_id", None), data["corpus"].id)
+        element = services.element_create(creator=request.user, worker_run=worker_run, **data)
         if slim_output:
             return Response({"id": str(element.id)}, status=status.HTTP_201_CREATED)
         element = elements_with_level(request.user).get(pk=element.pk)
@@ -306,6 +311,36 @@ class ElementParent(GenericAPIView):
         child, parent = self.get_pair()
         services.element_remove_parent(child=child, parent=parent)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["documents"])
+class ElementsBulkCreate(GenericAPIView):
+    """
+    Create many children of an element at once (contributors), after its current children, on the
+    parent's image: what a worker finds in a page (lines, words). The answer is a plain array of
+    the new ids, in the order sent.
+    """
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ElementsBulkSerializer
+    pagination_class = None
+    queryset = Element.objects.none()  # for the schema: the parent is fetched with the user's level
+
+    @extend_schema(
+        operation_id="CreateElements",
+        request=ElementsBulkSerializer,
+        responses={201: CreatedElementSerializer(many=True)},
+    )
+    def post(self, request, *args, **kwargs):
+        parent = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
+        serializer = self.get_serializer(data=request.data, context={**self.get_serializer_context(), "parent": parent})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        worker_run = resolve_worker_run(request, data.get("worker_run_id"), parent.corpus_id)
+        created = services.elements_create(
+            parent=parent, elements=data["elements"], creator=request.user, worker_run=worker_run
+        )
+        return Response([{"id": str(element.id)} for element in created], status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["documents"])

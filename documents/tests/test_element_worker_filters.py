@@ -241,15 +241,14 @@ def test_retrieve_and_update_shapes(user_client, tree, runs, django_assert_num_q
 
 
 def test_create_element_shape(user_client, corpus, tree, runs):
-    # Results are attributed to worker runs by the publication endpoints of a later version: the
-    # id a worker signs with is accepted, and the new element reads as made by a person.
+    # The element is signed by the worker run it was created with (documents.provenance).
     response = user_client.post(
         reverse("element-create"),
         {"corpus": str(corpus.id), "type": "line", "name": "New", "worker_run_id": str(runs["a1"].id)},
         format="json",
     )
     assert response.status_code == 201, response.json()
-    assert worker_keys(response.json()) == expected_keys(None)
+    assert worker_keys(response.json()) == expected_keys(runs["a1"])
 
 
 def test_worker_run_cannot_be_deleted_with_elements(tree, runs):

@@ -1,7 +1,5 @@
 """CreateElement, RetrieveElement, (Partial)UpdateElement and DestroyElement."""
 
-import uuid
-
 import django_rq
 import pytest
 from django.urls import reverse
@@ -40,7 +38,7 @@ def test_create_element_as_worker_does(user_client, corpus, types, image, make_e
             "corpus": str(corpus.id),
             "polygon": [[10, 20], [10, 70], [510, 70], [510, 20]],
             "parent": str(page.id),
-            "worker_run_id": str(uuid.uuid4()),
+            "worker_run_id": None,
             "confidence": 0.5,
         },
     )

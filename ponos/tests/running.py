@@ -102,3 +102,21 @@ def wait_finished(process):
         raise AssertionError(f"{error}; its tasks: {states()}") from None
     process.refresh_from_db()
     return process
+
+
+def store_model_archive(model_version, files):
+    """A `.tar.zst` archive of `files` ({name: text}) where the storage keeps the version's archive."""
+    import io
+    import tarfile
+
+    import zstandard
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    default_storage.save(model_version.archive_path, ContentFile(zstandard.compress(tar_bytes.getvalue())))

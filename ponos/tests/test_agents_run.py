@@ -19,7 +19,7 @@ from documents.models import Corpus, ElementType
 from ponos.logs import read_log
 from ponos.models import Agent, Artifact, Task, TaskState
 from ponos.scheduler import check_agents
-from ponos.tests.running import wait_finished, wait_for
+from ponos.tests.running import store_model_archive, wait_finished, wait_for
 from processes.models import Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Right, Role, Token
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
@@ -237,24 +237,6 @@ def fake_nvidia_smi(tmp_path):
     script.write_text("#!/bin/sh\necho '0, GPU-00000000-fake, Fake GPU, 2048'\n")
     script.chmod(0o755)
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
-
-
-def store_model_archive(model_version, files):
-    """A `.tar.zst` archive of `files` ({name: text}) where the storage keeps the version's archive."""
-    import io
-    import tarfile
-
-    import zstandard
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
-        for name, text in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            tar.addfile(info, io.BytesIO(text.encode()))
-    default_storage.save(model_version.archive_path, ContentFile(zstandard.compress(tar_bytes.getvalue())))
 
 
 def test_gpu_task_runs_on_a_free_gpu_with_its_model(start_service, api, corpus, user, fake_nvidia_smi):

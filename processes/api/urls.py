@@ -19,4 +19,5 @@ urlpatterns = [
     path("process/templates/<uuid:pk>/apply/", ProcessTemplateApply.as_view(), name="process-template-apply"),
     path("workers/runs/<uuid:pk>/configuration/", WorkerRunConfiguration.as_view(), name="worker-run-configuration"),
     path("", include("processes.api.process_urls")),
+    path("", include("processes.api.activity_urls")),
 ]

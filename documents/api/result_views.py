@@ -1,0 +1,615 @@
+"""
+Worker results: transcriptions, ML classes, classifications, metadata, entities and embeddings.
+
+Results carry the rights of their element's corpus: guests read them, contributors create them.
+A hidden element or corpus answers 404 (a field error when it is named in the body), a readable
+one without the contributor level 403. Every `worker_run_id` goes through `resolve_worker_run`,
+and lists run a fixed number of queries whatever their page size.
+"""
+
+from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView
+from rest_framework.response import Response
+
+from arkindex.api.params import parse_bool, parse_uuid_or_false
+from documents import result_services
+from documents.api.result_serializers import (
+    ClassificationCreateSerializer,
+    ClassificationsCreateResponseSerializer,
+    ClassificationsCreateSerializer,
+    ClassificationSerializer,
+    ElementTranscriptionResultSerializer,
+    ElementTranscriptionsCreateSerializer,
+    EmbeddingCreateSerializer,
+    EmbeddingSerializer,
+    EntityTypeCreateSerializer,
+    EntityTypeSerializer,
+    MetaDataBulkCreateSerializer,
+    MetaDataBulkResponseSerializer,
+    MetaDataCreateSerializer,
+    MetaDataListSerializer,
+    MetaDataSerializer,
+    MLClassSerializer,
+    TranscriptionCreateSerializer,
+    TranscriptionEntitiesCreateSerializer,
+    TranscriptionEntitiesResponseSerializer,
+    TranscriptionEntityCreateSerializer,
+    TranscriptionEntitySerializer,
+    TranscriptionListSerializer,
+    TranscriptionsCreateResponseSerializer,
+    TranscriptionsCreateSerializer,
+    TranscriptionSerializer,
+)
+from documents.api.serializers import find_type, writable_corpus, zone_polygon
+from documents.api.views import check_level, get_corpus, get_element
+from documents.models import (
+    Classification,
+    Element,
+    ElementPath,
+    Embedding,
+    EntityType,
+    MetaData,
+    MLClass,
+    Transcription,
+    TranscriptionEntity,
+)
+from documents.provenance import resolve_worker_run
+from documents.selectors import Unnest, corpus_level_subquery, elements_with_level
+from users.models import Role
+
+
+def readable_elements(request, element_ids, field):
+    """
+    The elements `element_ids` with the user's `corpus_level`, in one query: a field error naming
+    those missing or hidden, a 403 when the user is not a contributor on one of their corpora.
+    """
+    elements = {element.id: element for element in elements_with_level(request.user).filter(id__in=set(element_ids))}
+    missing = sorted({str(i) for i in element_ids if i not in elements or elements[i].corpus_level < Role.GUEST})
+    if missing:
+        raise ValidationError({field: [f"Elements {', '.join(missing)} do not exist, or you have no access to them."]})
+    for element in elements.values():
+        check_level(element.corpus_level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements")
+    return elements
+
+
+def resolve_runs(request, worker_run_id, corpus_ids):
+    """The worker run, checked against each corpus the results go to (usually one)."""
+    run = None
+    for corpus_id in sorted(set(corpus_ids), key=str):
+        run = resolve_worker_run(request, worker_run_id, corpus_id)
+    return run
+
+
+# Transcriptions
+
+
+@extend_schema(tags=["transcriptions"])
+class TranscriptionCreate(GenericAPIView):
+    """Add a transcription to an element (contributors)."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = TranscriptionCreateSerializer
+
+    @extend_schema(operation_id="CreateTranscription", responses={201: TranscriptionSerializer})
+    def post(self, request, id):
+        element = get_element(request, id, Role.CONTRIBUTOR, action="add transcriptions")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        (transcription,) = result_services.transcriptions_create([{**data, "element_id": element.id}], worker_run=run)
+        return Response(TranscriptionSerializer(transcription).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["transcriptions"])
+class TranscriptionBulkCreate(GenericAPIView):
+    """Add transcriptions to several elements at once (contributors on their corpora); one INSERT."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = TranscriptionsCreateSerializer
+
+    @extend_schema(operation_id="CreateTranscriptions", responses={201: TranscriptionsCreateResponseSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        items = data["transcriptions"]
+        elements = readable_elements(request, [item["element_id"] for item in items], "transcriptions")
+        run = resolve_runs(request, data.get("worker_run_id"), [e.corpus_id for e in elements.values()])
+        transcriptions = result_services.transcriptions_create(items, worker_run=run)
+        body = {"worker_run_id": run.id if run else None, "transcriptions": transcriptions}
+        return Response(TranscriptionsCreateResponseSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["transcriptions"])
+class ElementTranscriptionsBulkCreate(GenericAPIView):
+    """
+    Create child elements of an element on its image, one per polygon, each with its transcription
+    (contributors). A child of the same type and polygon is reused rather than duplicated.
+    """
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ElementTranscriptionsCreateSerializer
+    pagination_class = None
+    queryset = Element.objects.none()  # for the schema: the parent is fetched with the user's level
+
+    @extend_schema(
+        operation_id="CreateElementTranscriptions",
+        responses={201: ElementTranscriptionResultSerializer(many=True)},
+    )
+    def post(self, request, id):
+        parent = get_element(request, id, Role.CONTRIBUTOR, action="add elements and transcriptions")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if parent.image_id is None or not parent.polygon:
+            raise ValidationError({"id": [f"Element {parent.id} has no image: its children cannot have polygons."]})
+        try:
+            element_type = find_type(parent.corpus, data["element_type"])
+        except ValidationError as error:
+            raise ValidationError({"element_type": error.detail["type"]}) from None
+        items = []
+        errors = {}
+        for index, item in enumerate(data["transcriptions"]):
+            try:
+                items.append({**item, "polygon": zone_polygon(parent.image, item["polygon"])})
+            except ValidationError as error:
+                errors[index] = error.detail
+        if errors:
+            raise ValidationError({"transcriptions": [errors.get(i, {}) for i in range(len(data["transcriptions"]))]})
+        run = resolve_worker_run(request, data.get("worker_run_id"), parent.corpus_id)
+        results = result_services.element_transcriptions_create(
+            parent=parent, element_type=element_type, items=items, worker_run=run, creator=request.user
+        )
+        body = [{"id": t.id, "element_id": element_id, "created": created} for t, element_id, created in results]
+        return Response(ElementTranscriptionResultSerializer(body, many=True).data, status=status.HTTP_201_CREATED)
+
+
+def _worker_parameter(name, description, deprecated=False):
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        required=False,
+        deprecated=deprecated,
+        description=f"{description} A UUID, or `false` for results made by a person.",
+    )
+
+
+@extend_schema(tags=["transcriptions"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListTranscriptions",
+        parameters=[
+            OpenApiParameter(
+                "recursive",
+                OpenApiTypes.BOOL,
+                required=False,
+                description="Also list the transcriptions of all the element's descendants.",
+            ),
+            OpenApiParameter(
+                "element_type", OpenApiTypes.STR, required=False, description="Only on elements of this type (slug)."
+            ),
+            _worker_parameter("worker_run", "Only transcriptions by this worker run."),
+            _worker_parameter("worker_version", "Only transcriptions by this worker version (use `worker_run`).", True),
+        ],
+    )
+)
+class TranscriptionList(ListAPIView):
+    """Transcriptions of an element, or of it and its descendants (guests)."""
+
+    serializer_class = TranscriptionListSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Transcription.objects.none()
+        params = self.request.query_params
+        recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
+        worker_run = parse_uuid_or_false(params.get("worker_run"), field="worker_run")
+        worker_version = parse_uuid_or_false(params.get("worker_version"), field="worker_version")
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        if recursive:
+            descendants = ElementPath.objects.filter(path__contains=[element.id]).values("element_id")
+            queryset = Transcription.objects.filter(Q(element_id=element.id) | Q(element_id__in=descendants))
+        else:
+            queryset = Transcription.objects.filter(element_id=element.id)
+        if params.get("element_type"):
+            queryset = queryset.filter(element__type__slug=params["element_type"])
+        if worker_run is False:
+            queryset = queryset.filter(worker_run__isnull=True)
+        elif worker_run:
+            queryset = queryset.filter(worker_run_id=worker_run)
+        if worker_version is False:
+            queryset = queryset.filter(worker_run__isnull=True)
+        elif worker_version:
+            queryset = queryset.filter(worker_run__version_id=worker_version)
+        return queryset.select_related("worker_run", "element__type").order_by("created", "id")
+
+
+# ML classes
+
+
+@extend_schema(tags=["classifications"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListCorpusMLClasses",
+        parameters=[
+            OpenApiParameter(
+                "search", OpenApiTypes.STR, required=False, description="Only classes whose name contains this text."
+            )
+        ],
+        description="ML classes of a corpus, by name (guests).",
+    ),
+    post=extend_schema(
+        operation_id="CreateMLClass",
+        description="Add an ML class to a corpus (contributors); 400 when the name is taken.",
+    ),
+)
+class CorpusMLClassList(ListCreateAPIView):
+    serializer_class = MLClassSerializer
+
+    def get_corpus(self, needed, action="read it"):
+        return get_corpus(self.request, self.kwargs["id"], needed, action=action)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return MLClass.objects.none()
+        corpus = self.get_corpus(Role.GUEST)
+        queryset = MLClass.objects.filter(corpus=corpus).order_by("name", "id")
+        if self.request.query_params.get("search"):
+            queryset = queryset.filter(name__icontains=self.request.query_params["search"])
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        corpus = self.get_corpus(Role.CONTRIBUTOR, action="create ML classes")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ml_class = result_services.ml_class_create(corpus=corpus, name=serializer.validated_data["name"])
+        return Response(MLClassSerializer(ml_class).data, status=status.HTTP_201_CREATED)
+
+
+# Classifications
+
+
+def classification_ml_classes(corpus_id, ml_class_ids, field):
+    """The ML classes `ml_class_ids` of the corpus, in one query; a field error naming the others."""
+    classes = {c.id: c for c in MLClass.objects.filter(corpus_id=corpus_id, id__in=set(ml_class_ids))}
+    missing = sorted({str(i) for i in ml_class_ids if i not in classes})
+    if missing:
+        message = f"ML classes {', '.join(missing)} do not exist in corpus {corpus_id}: create them with CreateMLClass."
+        raise ValidationError({field: [message]})
+    return classes
+
+
+@extend_schema(tags=["classifications"])
+class ClassificationCreate(GenericAPIView):
+    """
+    Classify an element (contributors). A person's classification is validated at once; a duplicate
+    (same element, class and worker run) answers 400 with the message the base worker ignores.
+    """
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ClassificationCreateSerializer
+
+    @extend_schema(operation_id="CreateClassification", responses={201: ClassificationSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        element = readable_elements(request, [data["element"]], "element")[data["element"]]
+        ml_class = classification_ml_classes(element.corpus_id, [data["ml_class"]], "ml_class")[data["ml_class"]]
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        if run is not None and data.get("confidence") is None:
+            raise ValidationError({"confidence": ["A worker's classification needs a confidence, from 0 to 1."]})
+        item = {"ml_class": ml_class, **{k: data[k] for k in ("confidence", "high_confidence") if k in data}}
+        (classification,) = result_services.classifications_create(
+            element_ids=[element.id], items=[item], worker_run=run, user=request.user
+        )
+        return Response(ClassificationSerializer(classification).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["classifications"])
+class ClassificationBulkCreate(GenericAPIView):
+    """Classify an element with several classes at once (contributors); one INSERT."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ClassificationsCreateSerializer
+
+    @extend_schema(operation_id="CreateClassifications", responses={201: ClassificationsCreateResponseSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        element = readable_elements(request, [data["parent"]], "parent")[data["parent"]]
+        items = data["classifications"]
+        classes = classification_ml_classes(element.corpus_id, [item["ml_class"] for item in items], "classifications")
+        items = [{**item, "ml_class": classes[item["ml_class"]]} for item in items]
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        classifications = result_services.classifications_create(
+            element_ids=[element.id] * len(items), items=items, worker_run=run, user=request.user
+        )
+        body = {"parent": element.id, "worker_run_id": run.id if run else None, "classifications": classifications}
+        return Response(ClassificationsCreateResponseSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["classifications"])
+class ClassificationReject(GenericAPIView):
+    """
+    Reject a classification (contributors). A worker's classification stays, rejected, and is
+    returned; a person's is deleted (204). Rejecting a rejected classification answers 409.
+    """
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = ClassificationSerializer
+
+    @extend_schema(
+        operation_id="RejectClassification",
+        request=None,
+        responses={200: ClassificationSerializer, 204: OpenApiResponse(description="A person's, deleted.")},
+    )
+    def put(self, request, id):
+        classification = (
+            Classification.objects.select_related("worker_run", "moderator")
+            .annotate(corpus_level=corpus_level_subquery(request.user, "element__corpus_id"))
+            .filter(pk=id)
+            .first()
+        )
+        check_level(
+            getattr(classification, "corpus_level", 0),
+            Role.CONTRIBUTOR,
+            what=f"Classification {id}",
+            action="moderate classifications",
+        )
+        if classification.state == "rejected":
+            return Response({"state": [f"Classification {id} is already rejected."]}, status=status.HTTP_409_CONFLICT)
+        classification = result_services.classification_reject(classification=classification, user=request.user)
+        if classification is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ClassificationSerializer(classification).data)
+
+
+# Metadata
+
+
+@extend_schema(tags=["metadata"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListElementMetaData",
+        description="Metadata of an element (guests), as a plain array; with its ancestors' when `load_parents`.",
+        parameters=[
+            OpenApiParameter(
+                "load_parents",
+                OpenApiTypes.BOOL,
+                required=False,
+                description="Also list the metadata of all the element's ancestors.",
+            )
+        ],
+    ),
+    post=extend_schema(
+        operation_id="CreateMetaData",
+        description="Add a metadata to an element (contributors).",
+        request=MetaDataCreateSerializer,
+        responses={201: MetaDataSerializer},
+    ),
+)
+class ElementMetaData(ListCreateAPIView):
+    serializer_class = MetaDataListSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return MetaData.objects.none()
+        load_parents = parse_bool(self.request.query_params.get("load_parents"), field="load_parents", default=False)
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        condition = Q(element_id=element.id)
+        if load_parents:
+            ancestors = ElementPath.objects.filter(element_id=element.id).annotate(ancestor=Unnest("path"))
+            condition |= Q(element_id__in=ancestors.values("ancestor"))
+        return MetaData.objects.filter(condition).select_related("worker_run").order_by("name", "id")
+
+    def create(self, request, *args, **kwargs):
+        element = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add metadata")
+        serializer = MetaDataCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        (metadata,) = result_services.metadata_create(element=element, items=[data], worker_run=run)
+        return Response(MetaDataSerializer(metadata).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["metadata"])
+class ElementMetaDataBulk(GenericAPIView):
+    """
+    Add several metadata to an element at once (contributors); one INSERT. Metadata already on the
+    element (same name, type and value) answer 400 naming them, and nothing is created.
+    """
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = MetaDataBulkCreateSerializer
+
+    @extend_schema(operation_id="CreateMetaDataBulk", responses={201: MetaDataBulkResponseSerializer})
+    def post(self, request, id):
+        element = get_element(request, id, Role.CONTRIBUTOR, action="add metadata")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        metadata = result_services.metadata_create(element=element, items=data["metadata_list"], worker_run=run)
+        body = {"worker_run_id": run.id if run else None, "metadata_list": metadata}
+        return Response(MetaDataBulkResponseSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+# Entities
+
+
+@extend_schema(tags=["entities"])
+@extend_schema_view(get=extend_schema(operation_id="ListCorpusEntityTypes", description="Entity types of a corpus."))
+class CorpusEntityTypeList(ListAPIView):
+    serializer_class = EntityTypeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return EntityType.objects.none()
+        corpus = get_corpus(self.request, self.kwargs["id"], Role.GUEST)
+        return EntityType.objects.filter(corpus=corpus).order_by("name", "id")
+
+
+@extend_schema(tags=["entities"])
+class EntityTypeCreate(GenericAPIView):
+    """Add an entity type to a corpus (contributors); 400 when the name is taken."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = EntityTypeCreateSerializer
+
+    @extend_schema(operation_id="CreateEntityType", responses={201: EntityTypeCreateSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            corpus = writable_corpus(request.user, data["corpus"], action="create entity types")
+        except ValidationError as error:
+            raise ValidationError({"corpus": error.detail}) from None
+        entity_type = result_services.entity_type_create(corpus=corpus, name=data["name"], color=data.get("color"))
+        return Response(EntityTypeCreateSerializer(entity_type).data, status=status.HTTP_201_CREATED)
+
+
+def get_transcription(request, transcription_id, needed, action="read it"):
+    transcription = (
+        Transcription.objects.select_related("element", "worker_run")
+        .annotate(corpus_level=corpus_level_subquery(request.user, "element__corpus_id"))
+        .filter(pk=transcription_id)
+        .first()
+    )
+    check_level(
+        getattr(transcription, "corpus_level", 0), needed, what=f"Transcription {transcription_id}", action=action
+    )
+    return transcription
+
+
+def transcription_entity_types(transcription, items, field):
+    """The entity types named by `type_id` in `items`, of the transcription's corpus; a field error otherwise."""
+    wanted = {item["type_id"] for item in items}
+    types = {t.id: t for t in EntityType.objects.filter(corpus_id=transcription.element.corpus_id, id__in=wanted)}
+    missing = sorted(str(i) for i in wanted - set(types))
+    if missing:
+        message = f"Entity types {', '.join(missing)} do not exist in this corpus: create them with CreateEntityType."
+        raise ValidationError({field: [message]})
+    return [{**item, "type": types[item["type_id"]]} for item in items]
+
+
+def _create_entities(request, transcription, items, worker_run_id, field):
+    items = transcription_entity_types(transcription, items, field)
+    run = resolve_worker_run(request, worker_run_id, transcription.element.corpus_id)
+    try:
+        created = result_services.transcription_entities_create(
+            transcription=transcription, items=items, worker_run=run
+        )
+    except ValidationError as error:
+        if field == "transcription_entities":
+            raise
+        # A single entity: its errors are the body's own.
+        raise ValidationError(error.detail["transcription_entities"][0]) from None
+    return run, created
+
+
+@extend_schema(tags=["entities"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListTranscriptionEntities",
+        description="Entities found in a transcription, by position (guests).",
+        parameters=[
+            _worker_parameter("worker_run", "Only entities found by this worker run."),
+            _worker_parameter("worker_version", "Only entities found by this worker version (use `worker_run`).", True),
+        ],
+    ),
+    post=extend_schema(
+        operation_id="CreateTranscriptionEntity",
+        description="Mark an entity in a transcription (contributors); the entity is named by the text it spans.",
+        request=TranscriptionEntityCreateSerializer,
+        responses={201: TranscriptionEntitySerializer},
+    ),
+)
+class TranscriptionEntityList(ListCreateAPIView):
+    serializer_class = TranscriptionEntitySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TranscriptionEntity.objects.none()
+        params = self.request.query_params
+        worker_run = parse_uuid_or_false(params.get("worker_run"), field="worker_run")
+        worker_version = parse_uuid_or_false(params.get("worker_version"), field="worker_version")
+        transcription = get_transcription(self.request, self.kwargs["id"], Role.GUEST)
+        queryset = TranscriptionEntity.objects.filter(transcription=transcription)
+        if worker_run is False or worker_version is False:
+            queryset = queryset.filter(worker_run__isnull=True)
+        if worker_run:
+            queryset = queryset.filter(worker_run_id=worker_run)
+        if worker_version:
+            queryset = queryset.filter(worker_run__version_id=worker_version)
+        return queryset.select_related("worker_run", "entity__type", "entity__worker_run").order_by(
+            "offset", "length", "id"
+        )
+
+    def create(self, request, *args, **kwargs):
+        transcription = get_transcription(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add entities")
+        serializer = TranscriptionEntityCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        _, (created,) = _create_entities(request, transcription, [data], data.get("worker_run_id"), "type_id")
+        return Response(TranscriptionEntitySerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["entities"])
+class TranscriptionEntitiesBulk(GenericAPIView):
+    """Mark several entities in a transcription at once (contributors); one INSERT per table."""
+
+    permission_classes = (permissions.IsAuthenticated,)
+    serializer_class = TranscriptionEntitiesCreateSerializer
+
+    @extend_schema(operation_id="CreateTranscriptionEntities", responses={201: TranscriptionEntitiesResponseSerializer})
+    def post(self, request, id):
+        transcription = get_transcription(request, id, Role.CONTRIBUTOR, action="add entities")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run, created = _create_entities(
+            request, transcription, data["transcription_entities"], data.get("worker_run_id"), "transcription_entities"
+        )
+        body = {"worker_run_id": run.id if run else None, "transcription_entities": created}
+        return Response(TranscriptionEntitiesResponseSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+# Embeddings
+
+
+@extend_schema(tags=["embeddings"])
+@extend_schema_view(
+    get=extend_schema(operation_id="ListEmbeddings", description="Embeddings of an element (guests)."),
+    post=extend_schema(
+        operation_id="CreateEmbedding",
+        description="Add an embedding to an element (contributors).",
+        request=EmbeddingCreateSerializer,
+        responses={201: EmbeddingSerializer},
+    ),
+)
+class ElementEmbeddings(ListCreateAPIView):
+    serializer_class = EmbeddingSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Embedding.objects.none()
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        return Embedding.objects.filter(element_id=element.id).select_related("worker_run").order_by("created", "id")
+
+    def create(self, request, *args, **kwargs):
+        element = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add embeddings")
+        serializer = EmbeddingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
+        embedding = result_services.embedding_create(element=element, value=data["value"], worker_run=run)
+        return Response(EmbeddingSerializer(embedding).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,144 @@
+"""
+API of worker activities: a task takes the next element of its worker run's queue
+(StartWorkerActivity), reports what became of an element (UpdateWorkerActivity), and anyone who
+reads the process follows the progress of each worker run (ListProcessActivityStats).
+
+The rules and the SQL are in `processes.activities`; views resolve who calls (a task with its
+`Ponos` token, or a person with their level on the process's corpus) and translate refusals.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from processes import activities, services
+from processes.api.activity_serializers import (
+    ActivityStatisticsSerializer,
+    StartedElementSerializer,
+    UpdateWorkerActivitySerializer,
+)
+from processes.api.process_views import get_process
+from processes.models import Process
+from users.models import Role, Token
+
+TAGS = ["processes"]
+
+
+def request_task(request):
+    """
+    The task calling with its `Ponos` token, else None. The ponos app, below this one, sets
+    `request.auth` to the task: anything that is neither a user's API token nor a session.
+    """
+    if request.auth is None or isinstance(request.auth, Token):
+        return None
+    return request.auth if hasattr(request.auth, "process_id") else None
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def raise_activity_error(error):
+    if error.status == 404:
+        raise NotFound(error.message)
+    if error.status == 409:
+        raise Conflict(error.message)
+    raise ValidationError({error.field: [error.message]} if error.field else [error.message])
+
+
+@extend_schema(tags=TAGS)
+class StartWorkerActivity(GenericAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = StartedElementSerializer
+
+    @extend_schema(
+        operation_id="StartWorkerActivity",
+        request=None,
+        responses={
+            200: StartedElementSerializer,
+            400: OpenApiResponse(description="The process does not track activities, or not yet."),
+            404: OpenApiResponse(description="No element left in the queue."),
+        },
+        description=(
+            "Take the next queued element of the calling task's worker run and mark it started. Task "
+            "tokens only: the process and the worker run are the task's. Each element is handed out once, "
+            "whatever the number of tasks consuming the queue; 404 once the queue is empty."
+        ),
+    )
+    def post(self, request, *args, **kwargs):
+        task = request_task(request)
+        if task is None:
+            raise PermissionDenied("Only a task, calling with its `Ponos` token, takes activities from a queue.")
+        if task.worker_run_id is None:
+            raise ValidationError(["This task runs no worker run: it has no activities to take."])
+        try:
+            row = activities.start_activity(process_id=task.process_id, worker_run_id=task.worker_run_id)
+        except activities.ActivityError as error:
+            raise_activity_error(error)
+        if row is None:
+            raise NotFound("No queued element is left for this worker run.")
+        element_id, type_id, name = row
+        return Response(StartedElementSerializer({"id": element_id, "type_id": type_id, "name": name}).data)
+
+
+@extend_schema(tags=TAGS)
+class UpdateWorkerActivity(GenericAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = UpdateWorkerActivitySerializer
+
+    @extend_schema(
+        operation_id="UpdateWorkerActivity",
+        request=UpdateWorkerActivitySerializer,
+        responses={200: OpenApiResponse(description="The activity changed state (empty body).")},
+        description=(
+            "Report what a worker run did with an element of its process: queued → started → processed or "
+            "error, error → started. `id` is the worker run; the id of a worker version is still accepted "
+            "(deprecated) when that version appears exactly once in the process `process_id`. A forbidden "
+            "transition is a 409: for `started`, another task already has the element. Task tokens report "
+            "for their own process; people need contributor access to the process's corpus."
+        ),
+    )
+    def put(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=data["process_id"])
+            task = request_task(request)
+            if task is not None:
+                if task.process_id != run.process_id:
+                    raise PermissionDenied("A task token only reports activities of its own process.")
+            else:
+                services.process_for_user(request.user, run.process_id, Role.CONTRIBUTOR)
+            if run.process_id != data["process_id"]:
+                raise ValidationError({"process_id": [f"Worker run {run.id} belongs to process {run.process_id}."]})
+            activities.update_activity(run=run, element_id=data["element_id"], state=data["state"])
+        except activities.ActivityError as error:
+            raise_activity_error(error)
+        return Response(status=status.HTTP_200_OK)
+
+
+@extend_schema(tags=TAGS)
+class ListProcessActivityStats(GenericAPIView):
+    permission_classes = (IsAuthenticated,)
+    serializer_class = ActivityStatisticsSerializer
+    pagination_class = None
+    queryset = Process.objects.none()  # for the schema: the process is fetched with the user's level
+
+    @extend_schema(
+        operation_id="ListProcessActivityStats",
+        responses={200: ActivityStatisticsSerializer(many=True)},
+        description=(
+            "Progress of each worker run of a process: activities per state, mean processing time and, while "
+            "unfinished, an estimated completion date. A plain array, one item per worker run, in their order "
+            "of creation. Anyone who reads the process; a task token its own process only."
+        ),
+    )
+    def get(self, request, *args, **kwargs):
+        process = get_process(request, kwargs["pk"], Role.GUEST)
+        rows = activities.activity_statistics(process.id)
+        return Response(ActivityStatisticsSerializer(rows, many=True).data)
