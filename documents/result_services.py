@@ -87,10 +87,10 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
     the same type with the same polygon is reused (`created: false`), so that a worker retrying a
     batch does not duplicate its lines. One INSERT per table; returns `[(transcription, element_id, created)]`.
     """
-    from documents.services import _tree_lock
+    from documents.services import tree_lock
 
     with transaction.atomic():
-        _tree_lock(parent.corpus_id, shared=True)
+        tree_lock(parent.corpus_id, shared=True)
         # Siblings created at the same time must not get the same position.
         Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
         existing = {
@@ -339,33 +339,124 @@ def embedding_create(*, element, value, worker_run):
 # A worker run's results
 
 
-def worker_run_results_delete(*, worker_run_id):
+def worker_results_delete(*, corpus_id, runs_sql, runs_params, scope_ids=None):
     """
-    Delete every result signed by a worker run but its elements (whose deletion walks the element
-    tree, see `documents.services.element_delete`): one statement per table, in one transaction.
-    Entities found by the run go with every place they are marked at, even by another run, and
-    metadata pointing at them lose the link. Returns the number of rows deleted per model.
+    Delete, on one corpus, every result signed by the worker runs that `runs_sql` selects (a query
+    returning their `id` and `bound`, run with `runs_params`), in one transaction and with a few
+    statements per table whatever the number of rows:
+
+    - the elements they created, with their descendants that have no other way up (see
+      `documents.services.subtrees_delete`) and everything attached to those;
+    - their transcriptions (with every entity marked in them), classifications, metadata,
+      embeddings and transcription entities;
+    - the entities they found, with every place those are marked at, even by another run; metadata
+      pointing at them lose the link. Within a scope, only the entities no longer marked anywhere go.
+
+    A `bound` run belongs to a process of this corpus, so its results can only be here and are read
+    from the (worker run, element) indexes alone; the others (user worker runs) are matched through
+    the corpus of their elements. `scope_ids` restricts the deletion to those elements of the corpus
+    and their descendants. Results of other runs and made by hand stay. Returns the number of rows
+    deleted per kind of result.
     """
-    run = {"run": str(worker_run_id)}
-    run_entities = f"(SELECT id FROM {Entity._meta.db_table} WHERE worker_run_id = %(run)s::uuid)"
-    statements = [
-        ("transcription entities", f"DELETE FROM {TE} WHERE worker_run_id = %(run)s::uuid"),
-        (
-            "transcription entities",
-            f"DELETE FROM {TE} WHERE transcription_id IN (SELECT id FROM {T} WHERE worker_run_id = %(run)s::uuid) "
-            f"OR entity_id IN {run_entities}",
-        ),
-        ("metadata", f"UPDATE {MetaData._meta.db_table} SET entity_id = NULL WHERE entity_id IN {run_entities}"),
-        ("transcriptions", f"DELETE FROM {T} WHERE worker_run_id = %(run)s::uuid"),
-        ("classifications", f"DELETE FROM {Classification._meta.db_table} WHERE worker_run_id = %(run)s::uuid"),
-        ("metadata", f"DELETE FROM {MetaData._meta.db_table} WHERE worker_run_id = %(run)s::uuid"),
-        ("embeddings", f"DELETE FROM {Embedding._meta.db_table} WHERE worker_run_id = %(run)s::uuid"),
-        ("entities", f"DELETE FROM {Entity._meta.db_table} WHERE worker_run_id = %(run)s::uuid"),
-    ]
+    from documents.services import subtrees_delete, tree_lock
+
+    params = {"corpus": str(corpus_id)}
     counts = {}
+    scoped = scope_ids is not None
+
     with transaction.atomic(), connection.cursor() as cursor:
-        for name, sql in statements:
-            cursor.execute(sql, run)
-            if sql.startswith("DELETE"):
+
+        def execute(name, sql):
+            cursor.execute(sql, params)
+            if name:
                 counts[name] = counts.get(name, 0) + cursor.rowcount
+
+        tree_lock(corpus_id)
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE doomed_runs ON COMMIT DROP AS SELECT id, bound FROM ({runs_sql}) AS runs",
+            runs_params,
+        )
+        cursor.execute("ALTER TABLE doomed_runs ADD PRIMARY KEY (id)")
+        cursor.execute("ANALYZE doomed_runs")
+        cursor.execute("SELECT coalesce(bool_or(NOT bound), false) FROM doomed_runs")
+        (has_unbound,) = cursor.fetchone()
+        if scoped:
+            cursor.execute(
+                f"""
+                CREATE TEMPORARY TABLE results_scope ON COMMIT DROP AS
+                SELECT id FROM {ELEMENTS} WHERE id = ANY(%(roots)s::uuid[]) AND corpus_id = %(corpus)s::uuid
+                UNION
+                SELECT path.element_id FROM {ELEMENTS} AS root
+                JOIN {PATHS} AS path ON path.path @> ARRAY[root.id]
+                WHERE root.id = ANY(%(roots)s::uuid[]) AND root.corpus_id = %(corpus)s::uuid
+                """,
+                {"roots": [str(i) for i in scope_ids], "corpus": str(corpus_id)},
+            )
+            cursor.execute("ALTER TABLE results_scope ADD PRIMARY KEY (id)")
+            cursor.execute("ANALYZE results_scope")
+
+        def signed(on_elements):
+            """
+            WHERE clauses, one per statement, matching the rows signed by the doomed runs on the
+            corpus (and the scope); `on_elements(subquery)` restricts rows to elements of a subquery.
+            """
+            if scoped:
+                in_scope = on_elements("SELECT id FROM results_scope")
+                return [f"worker_run_id IN (SELECT id FROM doomed_runs) AND {in_scope}"]
+            clauses = ["worker_run_id IN (SELECT id FROM doomed_runs WHERE bound)"]
+            if has_unbound:
+                on_corpus = on_elements(f"SELECT id FROM {ELEMENTS} WHERE corpus_id = %(corpus)s::uuid")
+                clauses.append(f"worker_run_id IN (SELECT id FROM doomed_runs WHERE NOT bound) AND {on_corpus}")
+            return clauses
+
+        def on_element(subquery):
+            return f"element_id IN ({subquery})"
+
+        def on_transcription(subquery):
+            return f"transcription_id IN (SELECT id FROM {T} WHERE element_id IN ({subquery}))"
+
+        # Elements first: everything attached to them goes with them, whoever signed it.
+        root_clause = signed(lambda subquery: f"id IN ({subquery})")
+        cursor.execute("CREATE TEMPORARY TABLE doomed_roots (id uuid PRIMARY KEY) ON COMMIT DROP")
+        for clause in root_clause:
+            cursor.execute(
+                f"INSERT INTO doomed_roots SELECT id FROM {ELEMENTS} WHERE corpus_id = %(corpus)s::uuid AND {clause}",
+                params,
+            )
+        counts["elements"] = subtrees_delete(cursor)
+
+        for clause in signed(on_transcription):
+            execute("transcription entities", f"DELETE FROM {TE} WHERE {clause}")
+        for clause in signed(on_element):
+            # Transcription entities refer to transcriptions through a deferred foreign key: the
+            # marks in the deleted transcriptions go in the same statement, reading them once.
+            cursor.execute(
+                f"""
+                WITH gone AS (DELETE FROM {T} WHERE {clause} RETURNING id),
+                marks AS (DELETE FROM {TE} WHERE transcription_id IN (SELECT id FROM gone) RETURNING 1)
+                SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM marks)
+                """,
+                params,
+            )
+            transcriptions, marks = cursor.fetchone()
+            counts["transcriptions"] = counts.get("transcriptions", 0) + transcriptions
+            counts["transcription entities"] = counts.get("transcription entities", 0) + marks
+            for name, model in (("classifications", Classification), ("metadata", MetaData), ("embeddings", Embedding)):
+                execute(name, f"DELETE FROM {model._meta.db_table} WHERE {clause}")
+
+        entities = Entity._meta.db_table
+        unmarked = f" AND NOT EXISTS (SELECT 1 FROM {TE} WHERE entity_id = {entities}.id)" if scoped else ""
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE doomed_entities ON COMMIT DROP AS
+            SELECT id FROM {entities} WHERE corpus_id = %(corpus)s::uuid
+            AND worker_run_id IN (SELECT id FROM doomed_runs){unmarked}
+            """,
+            params,
+        )
+        doomed_entities = "(SELECT id FROM doomed_entities)"
+        execute(None, f"UPDATE {MetaData._meta.db_table} SET entity_id = NULL WHERE entity_id IN {doomed_entities}")
+        execute("transcription entities", f"DELETE FROM {TE} WHERE entity_id IN {doomed_entities}")
+        execute("entities", f"DELETE FROM {entities} WHERE id IN {doomed_entities}")
+        cursor.execute("DROP TABLE doomed_runs, doomed_entities" + (", results_scope" if scoped else ""))
     return counts

@@ -32,7 +32,7 @@ PATHS = ElementPath._meta.db_table
 ELEMENTS = Element._meta.db_table
 
 
-def _tree_lock(corpus_id, *, shared=False):
+def tree_lock(corpus_id, *, shared=False):
     """Lock the element tree of a corpus until the end of the transaction."""
     # Two int4 keys: the namespace, and the first 32 bits of the corpus id (a collision only serialises more).
     key = int.from_bytes(corpus_id.bytes[:4], "big", signed=True)
@@ -105,7 +105,7 @@ def corpus_delete(*, corpus_id):
         if cursor.fetchone() is None:
             logger.info("Corpus %s is already deleted", corpus_id)
             return False
-        _tree_lock(corpus_id)
+        tree_lock(corpus_id)
         for hook in CORPUS_DELETION_HOOKS:
             hook(cursor, str(corpus_id))
         delete_corpus_results(cursor, str(corpus_id))
@@ -150,7 +150,7 @@ def element_create(
     """
     with transaction.atomic():
         if parent is not None:
-            _tree_lock(corpus.id, shared=True)
+            tree_lock(corpus.id, shared=True)
             # Siblings created at the same time must not get the same position.
             Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
         element = Element.objects.create(
@@ -190,7 +190,7 @@ def elements_create(*, parent, elements, creator=None, worker_run=None):
     positions among siblings.
     """
     with transaction.atomic():
-        _tree_lock(parent.corpus_id, shared=True)
+        tree_lock(parent.corpus_id, shared=True)
         Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
         created = Element.objects.bulk_create(
             Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields) for fields in elements
@@ -243,32 +243,57 @@ def element_delete(*, element_id):
         logger.info("Element %s is already deleted", element_id)
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
-        _tree_lock(corpus_id)
-        params = {"element": str(element_id)}
-        # A descendant with a path avoiding the element keeps it: every ancestor on that path survives too.
-        cursor.execute(
-            f"""
-            CREATE TEMPORARY TABLE doomed_elements ON COMMIT DROP AS
-            SELECT %(element)s::uuid AS id
-            UNION
-            SELECT path.element_id FROM {PATHS} AS path
-            WHERE path.element_id IN (SELECT element_id FROM {PATHS} WHERE path @> ARRAY[%(element)s::uuid])
-            GROUP BY path.element_id
-            HAVING bool_and(path.path @> ARRAY[%(element)s::uuid])
-            """,
-            params,
-        )
-        for hook in ELEMENT_DELETION_HOOKS:
-            hook(cursor)
-        delete_element_results(cursor)
-        cursor.execute(
-            f"DELETE FROM {PATHS} WHERE path @> ARRAY[%(element)s::uuid] OR element_id = %(element)s::uuid", params
-        )
-        cursor.execute(f"DELETE FROM {ELEMENTS} WHERE id IN (SELECT id FROM doomed_elements)")
-        deleted = cursor.rowcount
-        # Dropped now, not only at commit: the caller's transaction may delete several elements.
-        cursor.execute("DROP TABLE doomed_elements")
+        tree_lock(corpus_id)
+        cursor.execute("CREATE TEMPORARY TABLE doomed_roots (id uuid PRIMARY KEY) ON COMMIT DROP")
+        cursor.execute("INSERT INTO doomed_roots VALUES (%s)", [str(element_id)])
+        deleted = subtrees_delete(cursor)
     logger.info("Deleted element %s and %d descendants", element_id, max(deleted - 1, 0))
+    return deleted
+
+
+def subtrees_delete(cursor):
+    """
+    Delete the elements listed in the temporary table `doomed_roots (id)` with their paths, and
+    every descendant all of whose paths go through one of them; the other descendants only lose
+    their paths through them. The caller holds the corpus's tree lock. Returns the number of
+    elements deleted; the temporary tables are dropped, so that it may run again in the same transaction.
+    """
+    # Each root's descendants' paths, read from the GIN index one root at a time: an overlap with
+    # the whole list of roots would compare every path with every root.
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE doomed_paths ON COMMIT DROP AS
+        SELECT path.id, path.element_id FROM doomed_roots AS root
+        JOIN {PATHS} AS path ON path.path @> ARRAY[root.id]
+        """
+    )
+    cursor.execute("CREATE INDEX ON doomed_paths (id)")
+    cursor.execute("ANALYZE doomed_paths")
+    # A descendant with a path avoiding every root keeps it: each ancestor on that path survives too.
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE doomed_elements ON COMMIT DROP AS
+        SELECT id FROM doomed_roots
+        UNION
+        SELECT descendant.element_id FROM (SELECT DISTINCT element_id FROM doomed_paths) AS descendant
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {PATHS} AS path
+            WHERE path.element_id = descendant.element_id
+            AND NOT EXISTS (SELECT 1 FROM doomed_paths WHERE doomed_paths.id = path.id)
+        )
+        """
+    )
+    cursor.execute("ANALYZE doomed_elements")
+    for hook in ELEMENT_DELETION_HOOKS:
+        hook(cursor)
+    delete_element_results(cursor)
+    cursor.execute(
+        f"DELETE FROM {PATHS} WHERE id IN (SELECT id FROM doomed_paths) OR element_id IN (SELECT id FROM doomed_roots)"
+    )
+    cursor.execute(f"DELETE FROM {ELEMENTS} WHERE id IN (SELECT id FROM doomed_elements)")
+    deleted = cursor.rowcount
+    # Dropped now, not only at commit: the caller's transaction may delete more elements.
+    cursor.execute("DROP TABLE doomed_elements, doomed_paths, doomed_roots")
     return deleted
 
 
@@ -343,7 +368,7 @@ def _link(parent, children):
 def element_add_parent(*, child, parent):
     """Make `parent` an additional parent of `child` (CreateElementParent)."""
     with transaction.atomic():
-        _tree_lock(child.corpus_id)
+        tree_lock(child.corpus_id)
         _check_can_link(parent, [child])
         if ElementPath.objects.filter(element_id=child.id, parent=parent.id).exists():
             raise ValidationError({"parent": [f"Element {parent.id} is already a parent of element {child.id}."]})
@@ -357,7 +382,7 @@ def element_add_children(*, parent, children):
     that a batch sent twice gives the same tree.
     """
     with transaction.atomic():
-        _tree_lock(parent.corpus_id)
+        tree_lock(parent.corpus_id)
         _check_can_link(parent, children)
         existing = set(
             ElementPath.objects.filter(element_id__in=[child.id for child in children], parent=parent.id).values_list(
@@ -377,7 +402,7 @@ def element_remove_parent(*, child, parent):
     top-level element, and its descendants' paths then start with it.
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        _tree_lock(child.corpus_id)
+        tree_lock(child.corpus_id)
         paths = ElementPath.objects.filter(element_id=child.id)
         if not paths.filter(parent=parent.id).exists():
             raise ValidationError({"parent": [f"Element {parent.id} is not a parent of element {child.id}."]})

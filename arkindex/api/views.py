@@ -1,6 +1,8 @@
 import logging
+import threading
 
 import django_rq
+from django.conf import settings
 from django.db import connection
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -53,4 +55,24 @@ class OpenApiJsonAliasRenderer(OpenApiJsonRenderer2):
 
 
 class OpenAPIView(SpectacularAPIView):
+    """
+    The schema every client loads when it starts. It only changes with the code, so each server
+    process builds it once, under a lock: drf-spectacular's generator is not safe to run in several
+    threads at once (a worker fleet starting together would get errors), and building it costs a second.
+    """
+
     renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiJsonAliasRenderer, OpenApiYamlRenderer]
+    _schemas = {}
+    _lock = threading.Lock()
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, self.urlconf or getattr(request, "urlconf", None) or settings.ROOT_URLCONF)
+        with self._lock:
+            if key not in self._schemas:
+                generator = self.generator_class(urlconf=self.urlconf, api_version=version, patterns=self.patterns)
+                self._schemas[key] = generator.get_schema(request=request, public=self.serve_public)
+        return Response(
+            data=self._schemas[key],
+            headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'},
+        )

@@ -227,7 +227,7 @@ def test_deleted_with_element_and_corpus(corpus, make_element, transcription, en
 
 def test_worker_run_results_delete(corpus, make_element, transcription, entity_types, run, user):
     from documents.models import Classification, MetaData, MLClass
-    from documents.result_services import worker_run_results_delete
+    from documents.result_services import worker_results_delete
 
     page = make_element("page")
     other = WorkerRun(process=run.process, version=WorkerVersionFactory(worker__name="Other", tag="v2"))
@@ -244,9 +244,12 @@ def test_worker_run_results_delete(corpus, make_element, transcription, entity_t
     kept = Classification.objects.create(element=page, ml_class=cat, confidence=0.5, worker_run=other)
     Embedding.objects.create(element=page, value=[1.0], worker_run=run)
 
-    counts = worker_run_results_delete(worker_run_id=run.id)
+    counts = worker_results_delete(
+        corpus_id=corpus.id, runs_sql="SELECT %(run)s::uuid AS id, true AS bound", runs_params={"run": str(run.id)}
+    )
 
     assert counts == {
+        "elements": 0,
         "transcription entities": 2,
         "transcriptions": 1,
         "classifications": 1,

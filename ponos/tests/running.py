@@ -92,12 +92,16 @@ def ponos(start_service):
     return agents
 
 
-def wait_finished(process):
+def wait_finished(process, timeout=TIMEOUT):
     def states():
         return [(task.slug, task.state) for task in Task.objects.filter(process=process)]
 
     try:
-        wait_for(lambda: Process.objects.filter(pk=process.pk, finished__isnull=False).exists(), message="the process")
+        wait_for(
+            lambda: Process.objects.filter(pk=process.pk, finished__isnull=False).exists(),
+            timeout,
+            message="the process",
+        )
     except AssertionError as error:
         raise AssertionError(f"{error}; its tasks: {states()}") from None
     process.refresh_from_db()

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from processes.api.result_views import WorkerResultsDestroy
 from processes.api.views import (
     ProcessTemplateApply,
     ProcessTemplateCreate,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("process/templates/", ProcessTemplateList.as_view(), name="process-templates"),
     path("process/templates/<uuid:pk>/apply/", ProcessTemplateApply.as_view(), name="process-template-apply"),
     path("workers/runs/<uuid:pk>/configuration/", WorkerRunConfiguration.as_view(), name="worker-run-configuration"),
+    path("corpus/<uuid:corpus>/worker-results/", WorkerResultsDestroy.as_view(), name="worker-results-destroy"),
     path("", include("processes.api.process_urls")),
     path("", include("processes.api.activity_urls")),
 ]

@@ -1,0 +1,148 @@
+"""
+Deleting worker results (DestroyWorkerResults): every result that some worker runs signed on a
+corpus, picked by worker run, worker version, model version (or the lack of one) and configuration
+(or the lack of one), optionally under an element or the user's selection. The request checks the
+filters and answers at once; an RQ job deletes, with set-based SQL (see
+`documents.result_services.worker_results_delete`), so that a million results cost a few
+statements. Results of the other worker runs, and those made by hand, stay.
+"""
+
+import logging
+from dataclasses import asdict, dataclass
+
+from rest_framework.exceptions import ValidationError
+
+from arkindex.api.exceptions import Conflict
+from arkindex.rq import enqueue_on_commit
+from documents.models import Element, Selection
+from documents.result_services import worker_results_delete as delete_results
+from processes.models import FINAL_PROCESS_STATES, Process, ProcessMode, WorkerRun
+from workers.models import ModelVersion, WorkerConfiguration, WorkerVersion
+
+logger = logging.getLogger(__name__)
+
+RUNS = WorkerRun._meta.db_table
+PROCESSES = Process._meta.db_table
+
+
+@dataclass(frozen=True)
+class ResultFilters:
+    """Which worker runs' results go. `False` for a model version or configuration means "none"."""
+
+    worker_run_id: str | None = None
+    worker_version_id: str | None = None
+    model_version_id: str | bool | None = None
+    configuration_id: str | bool | None = None
+
+    def runs_sql(self, corpus_id):
+        """
+        SQL selecting the matching runs that can have results on the corpus (those of its processes,
+        which are `bound` to it, and users' worker runs, which sign anywhere), with its parameters.
+        """
+        conditions = ["(process.corpus_id = %(corpus)s::uuid OR process.mode = %(local)s)"]
+        params = {"corpus": str(corpus_id), "local": ProcessMode.Local.value}
+        for column, value in (
+            ("id", self.worker_run_id),
+            ("version_id", self.worker_version_id),
+            ("model_version_id", self.model_version_id),
+            ("configuration_id", self.configuration_id),
+        ):
+            if value is False:
+                conditions.append(f"run.{column} IS NULL")
+            elif value is not None:
+                conditions.append(f"run.{column} = %({column})s::uuid")
+                params[column] = str(value)
+        sql = f"""
+            SELECT run.id, (process.corpus_id = %(corpus)s::uuid AND process.mode <> %(local)s) AS bound
+            FROM {RUNS} AS run JOIN {PROCESSES} AS process ON process.id = run.process_id
+            WHERE {" AND ".join(conditions)}
+        """
+        return sql, params
+
+    def runs(self, corpus_id):
+        """The same runs, as a queryset."""
+        queryset = WorkerRun.objects.filter(process__corpus_id=corpus_id) | WorkerRun.objects.filter(
+            process__mode=ProcessMode.Local
+        )
+        for field, value in (
+            ("id", self.worker_run_id),
+            ("version_id", self.worker_version_id),
+            ("model_version_id", self.model_version_id),
+            ("configuration_id", self.configuration_id),
+        ):
+            if value is False:
+                queryset = queryset.filter(**{f"{field}__isnull": True})
+            elif value is not None:
+                queryset = queryset.filter(**{field: value})
+        return queryset
+
+
+def check_filters(*, corpus, filters, element_id=None, use_selection=False, user=None):
+    """
+    Refuse filters naming objects that do not exist (400 on the field), a worker run mixed with
+    other run filters, an element outside the corpus, and a deletion while one of the matching
+    runs' processes still runs (409). Returns the element ids of the scope, or None for the corpus.
+    """
+    if filters.worker_run_id and any(
+        value is not None for value in (filters.worker_version_id, filters.model_version_id, filters.configuration_id)
+    ):
+        message = "A worker run already names its version, model version and configuration: send it alone."
+        raise ValidationError({"worker_run_id": [message]})
+    for field, model, value in (
+        ("worker_run_id", WorkerRun, filters.worker_run_id),
+        ("worker_version_id", WorkerVersion, filters.worker_version_id),
+        ("model_version_id", ModelVersion, filters.model_version_id),
+        ("configuration_id", WorkerConfiguration, filters.configuration_id),
+    ):
+        if value and not model.objects.filter(pk=value).exists():
+            raise ValidationError({field: [f"No {model._meta.verbose_name} {value}."]})
+    if filters.worker_run_id and not filters.runs(corpus.id).exists():
+        raise ValidationError({"worker_run_id": ["This worker run cannot have results on this project."]})
+
+    scope = None
+    if element_id and use_selection:
+        raise ValidationError({"use_selection": ["Delete under an element or under the selection, not both."]})
+    if element_id:
+        if not Element.objects.filter(pk=element_id, corpus_id=corpus.id).exists():
+            raise ValidationError({"element_id": [f"Element {element_id} is not in this project."]})
+        scope = [element_id]
+    elif use_selection:
+        scope = list(
+            Selection.objects.filter(user=user, element__corpus_id=corpus.id).values_list("element_id", flat=True)
+        )
+        if not scope:
+            raise ValidationError({"use_selection": ["No element of this project is selected."]})
+
+    running = (
+        filters.runs(corpus.id)
+        .with_process_state()
+        .filter(process__started__isnull=False)
+        .exclude(process_state_value__in=FINAL_PROCESS_STATES)
+        .values_list("process_id", flat=True)
+        .first()
+    )
+    if running:
+        raise Conflict(
+            f"Process {running} is still running with these worker runs: "
+            "wait for it to end, or stop it, before deleting their results."
+        )
+    return scope
+
+
+def worker_results_destroy(*, corpus, filters, scope=None):
+    """Schedule the deletion, once the caller's transaction commits."""
+    enqueue_on_commit(
+        "processes.jobs.worker_results_delete",
+        str(corpus.id),
+        asdict(filters),
+        [str(element_id) for element_id in scope] if scope is not None else None,
+    )
+
+
+def worker_results_delete(*, corpus_id, filters, scope=None):
+    """Delete the results (see the module's docstring); returns the number of rows deleted per kind."""
+    sql, params = filters.runs_sql(corpus_id)
+    counts = delete_results(corpus_id=corpus_id, runs_sql=sql, runs_params=params, scope_ids=scope)
+    described = ", ".join(f"{count} {name}" for name, count in counts.items() if count) or "nothing"
+    logger.info("Deleted worker results on corpus %s (%s): %s", corpus_id, filters, described)
+    return counts
