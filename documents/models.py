@@ -344,8 +344,11 @@ class Entity(IndexableModel):
         ordering = ["name", "id"]
         verbose_name_plural = "entities"
         indexes = [
+            # ListCorpusEntities: order by name; `worker_run` and the other provenance filters.
             models.Index(fields=["corpus", "name", "id"], name="entity_corpus_name"),
             models.Index(fields=["worker_run", "corpus"], name="entity_worker_run"),
+            # ListCorpusEntities `name` filter (case-insensitive substring), as for elements.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_trgm"),
         ]
 
     def __str__(self):

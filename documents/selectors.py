@@ -12,7 +12,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce, JSONObject
 
-from documents.models import Corpus, Element, ElementPath, ElementType
+from documents.models import Classification, Corpus, Element, ElementPath, ElementType
 from users.models import Role
 from users.rights import filter_rights
 
@@ -51,30 +51,28 @@ def corpus_types_subquery(corpus_ref):
     )
 
 
-def worker_version_runs_subquery(version_id):
-    """
-    The ids of the worker runs of a worker version, in any process, as a list. Element lists filter
-    by version with these literal ids (`worker_run_id = ANY(…)`), for which PostgreSQL knows how many
-    elements match, as for types; joining the runs would leave it guessing, and a wrong guess walks
-    a whole corpus in name order for a version that made a few elements. The run model is reached
-    through the element's foreign key: documents does not import processes.
-    """
-    worker_run_model = Element._meta.get_field("worker_run").related_model
-    return ArraySubquery(worker_run_model.objects.filter(version_id=version_id).order_by().values("id"))
-
-
-def corpus_with_level(user, corpus_id, *, with_types=False, worker_version=None):
+def corpus_with_level(user, corpus_id, *, with_types=False, provenance=None):
     """
     One corpus annotated with the user's `max_level` (possibly 0), or None when it does not exist;
-    with its `type_list` (see `corpus_types_subquery`) on demand, and the `version_runs` of
-    `worker_version` (see `worker_version_runs_subquery`) when one is given.
+    with its `type_list` (see `corpus_types_subquery`) on demand, and the `provenance_runs` of a
+    `documents.provenance.ProvenanceFilter` when it selects runs (see its `runs_subquery`).
     """
     queryset = filter_rights(user, Corpus.objects.filter(pk=corpus_id), level=0).select_related("top_level_type")
     if with_types:
         queryset = queryset.annotate(type_list=corpus_types_subquery("pk"))
-    if worker_version:
-        queryset = queryset.annotate(version_runs=worker_version_runs_subquery(worker_version))
+    queryset = with_provenance_runs(queryset, provenance, "pk")
     return queryset.first()
+
+
+def with_provenance_runs(queryset, provenance, corpus_ref):
+    """
+    Annotate `provenance_runs`, the literal ids of the worker runs a provenance filter selects, when
+    it selects any: lists filter their results with them without a query of their own.
+    """
+    runs = provenance.runs_subquery(corpus_ref) if provenance is not None else None
+    if runs is None:
+        return queryset
+    return queryset.annotate(provenance_runs=runs)
 
 
 def corpus_level_subquery(user, corpus_ref="corpus_id"):
@@ -93,11 +91,12 @@ def elements_with_level(user):
     return Element.objects.select_related(*ELEMENT_RELATED).annotate(corpus_level=corpus_level_subquery(user))
 
 
-def element_with_level(user, element_id, *, for_listing=False, worker_version=None):
+def element_with_level(user, element_id, *, for_listing=False, provenance=None, with_classifications=False):
     """
     One element annotated with `corpus_level`, or None. For the lists of its children and parents,
-    `first_path` (any one of its paths, see `element_children`), its corpus's `type_list` and the
-    `version_runs` of `worker_version` when given are fetched in the same query.
+    `first_path` (any one of its paths, see `element_children`) and its corpus's `type_list` are
+    fetched in the same query, as are the `provenance_runs` of a provenance filter (see
+    `with_provenance_runs`) and, for RetrieveElement, its `classification_list`.
     """
     queryset = elements_with_level(user).filter(pk=element_id)
     if for_listing:
@@ -105,9 +104,39 @@ def element_with_level(user, element_id, *, for_listing=False, worker_version=No
             first_path=Subquery(ElementPath.objects.filter(element=OuterRef("pk")).order_by("id").values("path")[:1]),
             type_list=corpus_types_subquery("corpus_id"),
         )
-    if worker_version:
-        queryset = queryset.annotate(version_runs=worker_version_runs_subquery(worker_version))
-    return queryset.first()
+    if with_classifications:
+        queryset = queryset.annotate(classification_list=element_classifications_subquery("pk"))
+    return with_provenance_runs(queryset, provenance, "corpus_id").first()
+
+
+def element_classifications_subquery(element_ref):
+    """
+    The classifications of the outer query's element (`element_ref`), as a list of JSON objects
+    with their class and the worker run that made them (see `ElementDetailSerializer`), so that
+    RetrieveElement reads them in the element's own query.
+    """
+    return ArraySubquery(
+        Classification.objects.filter(element_id=OuterRef(element_ref))
+        .order_by("created", "id")
+        .values(
+            json=JSONObject(
+                id="id",
+                ml_class=JSONObject(id="ml_class_id", name="ml_class__name"),
+                state="state",
+                confidence="confidence",
+                high_confidence="high_confidence",
+                worker_run_id="worker_run_id",
+                worker_run_summary="worker_run__summary",
+                worker_version="worker_run__version_id",
+            )
+        )
+    )
+
+
+def element_classifications(element_id):
+    """The `classification_list` of one element fetched on its own (see `element_classifications_subquery`)."""
+    rows = Element.objects.filter(pk=element_id).values_list(element_classifications_subquery("pk"), flat=True)
+    return rows.first() or []
 
 
 def with_has_children(queryset):

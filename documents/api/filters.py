@@ -6,7 +6,10 @@ on worker filters, so values go through `arkindex.api.params`; a bad value answe
 parameter. Each filter maps to an index (see `documents.models`): `type` and `folder` become literal
 type ids (from the corpus's types, fetched with the corpus), read from the (corpus, type, name)
 index; `top_level` is `parent IS NULL` on the paths' (parent, ordering) index; `name` uses the
-trigram index; `worker_run` and `worker_version` read the (worker run, corpus) index.
+trigram index; the provenance filters (`worker_run`, `worker_version`, `model_version`,
+`configuration`, see `documents.provenance.ProvenanceFilter`) read the (worker run, corpus) index.
+
+`provenance_parameters` documents those filters for every list of elements or results.
 """
 
 import uuid
@@ -16,8 +19,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
-from arkindex.api.params import parse_bool, parse_uuid_or_false
+from arkindex.api.params import parse_bool
 from documents.models import ElementPath, Transcription
+from documents.provenance import PROVENANCE_FIELDS, ProvenanceFilter
 from documents.selectors import with_has_children
 
 ORDERS = ("name", "created", "random")
@@ -29,13 +33,38 @@ def _bool(name, description):
     return OpenApiParameter(name, OpenApiTypes.BOOL, required=False, description=description)
 
 
-def _worker_filter(name, description, deprecated=False):
+def provenance_parameters(results):
+    """The query parameters of a `ProvenanceFilter` on a list of `results` ("elements", "transcriptions"…)."""
+    descriptions = {
+        "worker_run": f"Only {results} made by this worker run. A UUID, or `false` for {results} made by a person.",
+        "worker_version": (
+            f"Only {results} made by any worker run of this worker version. "
+            f"A UUID, or `false` for {results} made by a person."
+        ),
+        "model_version": (
+            f"Only {results} made by worker runs using this model version. "
+            f"A UUID, or `false` for {results} of worker runs using no model (not those made by a person)."
+        ),
+        "configuration": (
+            f"Only {results} made by worker runs using this worker configuration. "
+            f"A UUID, or `false` for {results} of worker runs without a configuration (not those made by a person)."
+        ),
+    }
+    return [
+        OpenApiParameter(name, OpenApiTypes.STR, required=False, description=descriptions[name])
+        for name in PROVENANCE_FIELDS
+    ]
+
+
+def _transcription_filter(name, what):
     return OpenApiParameter(
         name,
         OpenApiTypes.STR,
         required=False,
-        deprecated=deprecated,
-        description=f"{description} A UUID, or `false` for elements made by a person.",
+        description=(
+            f"Only elements with a transcription made by this {what}. "
+            "A UUID, or `false` for a transcription made by a person."
+        ),
     )
 
 
@@ -53,14 +82,9 @@ COMMON_PARAMETERS = [
     _bool("with_metadata", "Add the element's `metadata`."),
     _bool("with_corpus", "Include `corpus` (default true)."),
     _bool("with_zone", "Include `zone` (default true)."),
-    _worker_filter("worker_run", "Only elements created by this worker run."),
-    _worker_filter("worker_version", "Only elements created by this worker version (use `worker_run`).", True),
-    _worker_filter("transcription_worker_run", "Only elements with a transcription by this worker run."),
-    _worker_filter(
-        "transcription_worker_version",
-        "Only elements with a transcription by this worker version (use `transcription_worker_run`).",
-        True,
-    ),
+    *provenance_parameters("elements"),
+    _transcription_filter("transcription_worker_run", "worker run"),
+    _transcription_filter("transcription_worker_version", "worker version"),
 ]
 
 
@@ -112,12 +136,11 @@ class ElementListFilters:
             "with_corpus": parse_bool(get("with_corpus"), field="with_corpus", default=True),
             "with_zone": parse_bool(get("with_zone"), field="with_zone", default=True),
         }
-        self.worker_filters = {
-            name: parse_uuid_or_false(get(name), field=name)
-            for name in ("worker_run", "worker_version", "transcription_worker_run", "transcription_worker_version")
-        }
-        # The version whose runs the view fetches with the corpus or element (`version_runs`).
-        self.worker_version = self.worker_filters["worker_version"] or None
+        # The view fetches the runs this filter selects with the corpus or element (`provenance_runs`).
+        self.provenance = ProvenanceFilter.from_query(query_params)
+        self.transcription_provenance = ProvenanceFilter.from_query(
+            query_params, prefix="transcription_", fields=("worker_run", "worker_version")
+        )
 
         self.order = get("order") or default_order
         if self.order not in orders:
@@ -127,10 +150,10 @@ class ElementListFilters:
             message = f"'{self.direction}' is not a valid direction: use asc or desc."
             raise ValidationError({"order_direction": [message]})
 
-    def filter(self, queryset, corpus_types, version_runs=None):
+    def filter(self, queryset, corpus_types, provenance_runs=None):
         """
         Filter a list of elements of a corpus whose types are `corpus_types` (`{id, slug, folder}`
-        dicts); `version_runs` are the ids of the runs of the `worker_version` filter, when there is one.
+        dicts); `provenance_runs` are the ids of the runs the provenance filter selects, when it does.
         """
         if self.type is not None:
             type_ids = [uuid.UUID(t["id"]) for t in corpus_types if t["slug"] == self.type]
@@ -147,31 +170,11 @@ class ElementListFilters:
             else:
                 queryset = queryset.exclude(id__in=top_level_ids)
 
-        queryset = self.filter_worker(queryset, version_runs)
+        queryset = self.provenance.filter(queryset, provenance_runs)
         queryset = self.filter_transcriptions(queryset)
 
         if self.with_has_children:
             queryset = with_has_children(queryset)
-        return queryset
-
-    def filter_worker(self, queryset, version_runs):
-        """
-        `worker_run` and `worker_version`: the elements a worker run, or any run of a worker version,
-        produced; `False` for either means the elements made by a person (no worker run). Both read
-        the (worker run, corpus) index; a version is turned into the literal ids of its runs (see
-        `documents.selectors.worker_version_runs_subquery`).
-        """
-        worker_run = self.worker_filters["worker_run"]
-        worker_version = self.worker_filters["worker_version"]
-        if worker_run is False or worker_version is False:
-            queryset = queryset.filter(worker_run__isnull=True)
-        if worker_run:
-            queryset = queryset.filter(worker_run_id=worker_run)
-        if worker_version:
-            if version_runs is None:
-                queryset = queryset.filter(worker_run__version_id=worker_version)
-            else:
-                queryset = queryset.filter(worker_run_id__in=version_runs)
         return queryset
 
     def filter_transcriptions(self, queryset):
@@ -180,17 +183,9 @@ class ElementListFilters:
         by that run, or any run of that version; `False` for a transcription by a person. A semi-join
         on the transcriptions of each element (their element index).
         """
-        run = self.worker_filters["transcription_worker_run"]
-        version = self.worker_filters["transcription_worker_version"]
-        if run is None and version is None:
+        if self.transcription_provenance == ProvenanceFilter():
             return queryset
-        transcriptions = Transcription.objects.filter(element_id=OuterRef("pk"))
-        if run is False or version is False:
-            transcriptions = transcriptions.filter(worker_run__isnull=True)
-        if run:
-            transcriptions = transcriptions.filter(worker_run_id=run)
-        if version:
-            transcriptions = transcriptions.filter(worker_run__version_id=version)
+        transcriptions = self.transcription_provenance.filter(Transcription.objects.filter(element_id=OuterRef("pk")))
         return queryset.filter(Exists(transcriptions))
 
     def sort(self, queryset, *, positioned=False):

@@ -184,6 +184,12 @@ class ClassificationSerializer(ResultSerializer):
         read_only_fields = fields
 
 
+class ClassificationListSerializer(ClassificationSerializer):
+    """A classification as ListElementClassifications returns it: with its class's name."""
+
+    ml_class = MLClassSerializer(read_only=True)
+
+
 class ClassificationCreateSerializer(serializers.Serializer):
     element = serializers.UUIDField()
     ml_class = serializers.UUIDField(help_text="Id of an ML class of the element's corpus.")

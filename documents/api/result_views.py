@@ -5,6 +5,11 @@ Results carry the rights of their element's corpus: guests read them, contributo
 A hidden element or corpus answers 404 (a field error when it is named in the body), a readable
 one without the contributor level 403. Every `worker_run_id` goes through `resolve_worker_run`,
 and lists run a fixed number of queries whatever their page size.
+
+Every list of results is filtered by provenance the same way (`documents.provenance.ProvenanceFilter`):
+the worker runs its filters select are fetched in the query of the element, transcription or
+corpus the list belongs to (`provenance_runs`), and the results are read by `worker_run_id` on
+the (worker run, …) index of their table.
 """
 
 from django.db.models import Q
@@ -15,10 +20,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
-from arkindex.api.params import parse_bool, parse_uuid_or_false
+from arkindex.api.params import parse_bool, parse_uuid
 from documents import result_services
+from documents.api.filters import provenance_parameters
 from documents.api.result_serializers import (
     ClassificationCreateSerializer,
+    ClassificationListSerializer,
     ClassificationsCreateResponseSerializer,
     ClassificationsCreateSerializer,
     ClassificationSerializer,
@@ -26,6 +33,7 @@ from documents.api.result_serializers import (
     ElementTranscriptionsCreateSerializer,
     EmbeddingCreateSerializer,
     EmbeddingSerializer,
+    EntitySerializer,
     EntityTypeCreateSerializer,
     EntityTypeSerializer,
     MetaDataBulkCreateSerializer,
@@ -51,14 +59,15 @@ from documents.models import (
     Element,
     ElementPath,
     Embedding,
+    Entity,
     EntityType,
     MetaData,
     MLClass,
     Transcription,
     TranscriptionEntity,
 )
-from documents.provenance import resolve_worker_run
-from documents.selectors import Unnest, corpus_level_subquery, elements_with_level
+from documents.provenance import ProvenanceFilter, resolve_worker_run
+from documents.selectors import Unnest, corpus_level_subquery, elements_with_level, with_provenance_runs
 from users.models import Role
 
 
@@ -74,6 +83,23 @@ def readable_elements(request, element_ids, field):
     for element in elements.values():
         check_level(element.corpus_level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements")
     return elements
+
+
+def element_and_descendants(element, recursive):
+    """A condition on `element_id`: the element, and all its descendants when `recursive` (GIN index on paths)."""
+    condition = Q(element_id=element.id)
+    if recursive:
+        condition |= Q(element_id__in=ElementPath.objects.filter(path__contains=[element.id]).values("element_id"))
+    return condition
+
+
+def recursive_parameter(results):
+    return OpenApiParameter(
+        "recursive",
+        OpenApiTypes.BOOL,
+        required=False,
+        description=f"Also list the {results} of all the element's descendants.",
+    )
 
 
 def resolve_runs(request, worker_run_id, corpus_ids):
@@ -169,32 +195,16 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
         return Response(ElementTranscriptionResultSerializer(body, many=True).data, status=status.HTTP_201_CREATED)
 
 
-def _worker_parameter(name, description, deprecated=False):
-    return OpenApiParameter(
-        name,
-        OpenApiTypes.STR,
-        required=False,
-        deprecated=deprecated,
-        description=f"{description} A UUID, or `false` for results made by a person.",
-    )
-
-
 @extend_schema(tags=["transcriptions"])
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListTranscriptions",
         parameters=[
-            OpenApiParameter(
-                "recursive",
-                OpenApiTypes.BOOL,
-                required=False,
-                description="Also list the transcriptions of all the element's descendants.",
-            ),
+            recursive_parameter("transcriptions"),
             OpenApiParameter(
                 "element_type", OpenApiTypes.STR, required=False, description="Only on elements of this type (slug)."
             ),
-            _worker_parameter("worker_run", "Only transcriptions by this worker run."),
-            _worker_parameter("worker_version", "Only transcriptions by this worker version (use `worker_run`).", True),
+            *provenance_parameters("transcriptions"),
         ],
     )
 )
@@ -208,24 +218,12 @@ class TranscriptionList(ListAPIView):
             return Transcription.objects.none()
         params = self.request.query_params
         recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
-        worker_run = parse_uuid_or_false(params.get("worker_run"), field="worker_run")
-        worker_version = parse_uuid_or_false(params.get("worker_version"), field="worker_version")
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
-        if recursive:
-            descendants = ElementPath.objects.filter(path__contains=[element.id]).values("element_id")
-            queryset = Transcription.objects.filter(Q(element_id=element.id) | Q(element_id__in=descendants))
-        else:
-            queryset = Transcription.objects.filter(element_id=element.id)
+        provenance = ProvenanceFilter.from_query(params)
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        queryset = Transcription.objects.filter(element_and_descendants(element, recursive))
         if params.get("element_type"):
             queryset = queryset.filter(element__type__slug=params["element_type"])
-        if worker_run is False:
-            queryset = queryset.filter(worker_run__isnull=True)
-        elif worker_run:
-            queryset = queryset.filter(worker_run_id=worker_run)
-        if worker_version is False:
-            queryset = queryset.filter(worker_run__isnull=True)
-        elif worker_version:
-            queryset = queryset.filter(worker_run__version_id=worker_version)
+        queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
         return queryset.select_related("worker_run", "element__type").order_by("created", "id")
 
 
@@ -371,6 +369,30 @@ class ClassificationReject(GenericAPIView):
         return Response(ClassificationSerializer(classification).data)
 
 
+@extend_schema(tags=["classifications"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListElementClassifications",
+        parameters=[recursive_parameter("classifications"), *provenance_parameters("classifications")],
+    )
+)
+class ElementClassificationList(ListAPIView):
+    """Classifications of an element, or of it and its descendants, in the order they were made (guests)."""
+
+    serializer_class = ClassificationListSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Classification.objects.none()
+        params = self.request.query_params
+        recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
+        provenance = ProvenanceFilter.from_query(params)
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        queryset = Classification.objects.filter(element_and_descendants(element, recursive))
+        queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
+        return queryset.select_related("ml_class", "worker_run", "moderator").order_by("created", "id")
+
+
 # Metadata
 
 
@@ -385,7 +407,8 @@ class ClassificationReject(GenericAPIView):
                 OpenApiTypes.BOOL,
                 required=False,
                 description="Also list the metadata of all the element's ancestors.",
-            )
+            ),
+            *provenance_parameters("metadata"),
         ],
     ),
     post=extend_schema(
@@ -402,13 +425,16 @@ class ElementMetaData(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return MetaData.objects.none()
-        load_parents = parse_bool(self.request.query_params.get("load_parents"), field="load_parents", default=False)
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        params = self.request.query_params
+        load_parents = parse_bool(params.get("load_parents"), field="load_parents", default=False)
+        provenance = ProvenanceFilter.from_query(params)
+        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
         condition = Q(element_id=element.id)
         if load_parents:
             ancestors = ElementPath.objects.filter(element_id=element.id).annotate(ancestor=Unnest("path"))
             condition |= Q(element_id__in=ancestors.values("ancestor"))
-        return MetaData.objects.filter(condition).select_related("worker_run").order_by("name", "id")
+        queryset = provenance.filter(MetaData.objects.filter(condition), getattr(element, "provenance_runs", None))
+        return queryset.select_related("worker_run").order_by("name", "id")
 
     def create(self, request, *args, **kwargs):
         element = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add metadata")
@@ -458,6 +484,38 @@ class CorpusEntityTypeList(ListAPIView):
 
 
 @extend_schema(tags=["entities"])
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListCorpusEntities",
+        description="Entities of a corpus, by name (guests).",
+        parameters=[
+            OpenApiParameter(
+                "name", OpenApiTypes.STR, required=False, description="Only entities whose name contains this text."
+            ),
+            OpenApiParameter("type", OpenApiTypes.UUID, required=False, description="Only entities of this type."),
+            *provenance_parameters("entities"),
+        ],
+    )
+)
+class CorpusEntityList(ListAPIView):
+    serializer_class = EntitySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Entity.objects.none()
+        params = self.request.query_params
+        entity_type = parse_uuid(params.get("type"), field="type")
+        provenance = ProvenanceFilter.from_query(params)
+        corpus = get_corpus(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        queryset = provenance.filter(Entity.objects.filter(corpus=corpus), getattr(corpus, "provenance_runs", None))
+        if params.get("name"):
+            queryset = queryset.filter(name__icontains=params["name"])
+        if entity_type is not None:
+            queryset = queryset.filter(type_id=entity_type)
+        return queryset.select_related("type", "worker_run").order_by("name", "id")
+
+
+@extend_schema(tags=["entities"])
 class EntityTypeCreate(GenericAPIView):
     """Add an entity type to a corpus (contributors); 400 when the name is taken."""
 
@@ -477,13 +535,14 @@ class EntityTypeCreate(GenericAPIView):
         return Response(EntityTypeCreateSerializer(entity_type).data, status=status.HTTP_201_CREATED)
 
 
-def get_transcription(request, transcription_id, needed, action="read it"):
-    transcription = (
+def get_transcription(request, transcription_id, needed, action="read it", provenance=None):
+    """A transcription with the user's `corpus_level`, and the `provenance_runs` of a filter of its entities."""
+    queryset = (
         Transcription.objects.select_related("element", "worker_run")
         .annotate(corpus_level=corpus_level_subquery(request.user, "element__corpus_id"))
         .filter(pk=transcription_id)
-        .first()
     )
+    transcription = with_provenance_runs(queryset, provenance, "element__corpus_id").first()
     check_level(
         getattr(transcription, "corpus_level", 0), needed, what=f"Transcription {transcription_id}", action=action
     )
@@ -521,10 +580,7 @@ def _create_entities(request, transcription, items, worker_run_id, field):
     get=extend_schema(
         operation_id="ListTranscriptionEntities",
         description="Entities found in a transcription, by position (guests).",
-        parameters=[
-            _worker_parameter("worker_run", "Only entities found by this worker run."),
-            _worker_parameter("worker_version", "Only entities found by this worker version (use `worker_run`).", True),
-        ],
+        parameters=provenance_parameters("transcription entities"),
     ),
     post=extend_schema(
         operation_id="CreateTranscriptionEntity",
@@ -539,17 +595,10 @@ class TranscriptionEntityList(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return TranscriptionEntity.objects.none()
-        params = self.request.query_params
-        worker_run = parse_uuid_or_false(params.get("worker_run"), field="worker_run")
-        worker_version = parse_uuid_or_false(params.get("worker_version"), field="worker_version")
-        transcription = get_transcription(self.request, self.kwargs["id"], Role.GUEST)
+        provenance = ProvenanceFilter.from_query(self.request.query_params)
+        transcription = get_transcription(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = TranscriptionEntity.objects.filter(transcription=transcription)
-        if worker_run is False or worker_version is False:
-            queryset = queryset.filter(worker_run__isnull=True)
-        if worker_run:
-            queryset = queryset.filter(worker_run_id=worker_run)
-        if worker_version:
-            queryset = queryset.filter(worker_run__version_id=worker_version)
+        queryset = provenance.filter(queryset, getattr(transcription, "provenance_runs", None))
         return queryset.select_related("worker_run", "entity__type", "entity__worker_run").order_by(
             "offset", "length", "id"
         )

@@ -3,16 +3,17 @@ Shapes of corpora, element types and elements, as the Arkindex clients read them
 
 Every per-row value comes from the row and the objects fetched with it (`select_related`,
 annotations such as `max_level`, `has_children`): nothing here runs a query while serialising a list.
-Fields that later parts of the product fill (an element's classifications) are already in the
-shapes, empty, because the base worker reads those keys.
+An element's `classes` and `metadata` list options are in the shapes, empty, because the base
+worker reads those keys; RetrieveElement lists the element's `classifications`, read in the
+element's own query (`selectors.element_classifications_subquery`).
 """
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from documents.models import Corpus, Element, ElementType, Image, ImageServer
-from documents.selectors import corpus_with_level, rights_from_level
+from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer
+from documents.selectors import corpus_with_level, element_classifications, rights_from_level
 from users.models import Role
 
 THUMBNAIL_HEIGHT = 400
@@ -356,8 +357,36 @@ class ElementCreateSerializer(serializers.Serializer):
         return data
 
 
-class ClassificationPlaceholderSerializer(serializers.Serializer):
+class ElementClassificationClassSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class ElementClassificationSerializer(serializers.Serializer):
+    """A classification as RetrieveElement lists it (arkindex-cli reads `ml_class.name` and `worker_version`)."""
+
+    id = serializers.UUIDField(read_only=True)
+    ml_class = ElementClassificationClassSerializer(read_only=True)
+    state = serializers.ChoiceField(choices=ClassificationState.choices, read_only=True)
+    confidence = serializers.FloatField(read_only=True, allow_null=True)
+    high_confidence = serializers.BooleanField(read_only=True)
+    worker_version = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="Version of the worker run that made it; null for a person's."
+    )
+    worker_run = WorkerRunSummarySerializer(read_only=True, allow_null=True)
+
+    def to_representation(self, row):
+        # `row` is one item of the element's `classification_list` (JSON from the element's query).
+        run = {"id": row["worker_run_id"], "summary": row["worker_run_summary"]} if row["worker_run_id"] else None
+        return {
+            "id": row["id"],
+            "ml_class": row["ml_class"],
+            "state": row["state"],
+            "confidence": row["confidence"],
+            "high_confidence": row["high_confidence"],
+            "worker_version": row["worker_version"],
+            "worker_run": run,
+        }
 
 
 class ElementDetailSerializer(ElementSerializer):
@@ -389,10 +418,13 @@ class ElementDetailSerializer(ElementSerializer):
             "rotation_angle": {"min_value": 0, "max_value": 359},
         }
 
-    @extend_schema_field(ClassificationPlaceholderSerializer(many=True))
+    @extend_schema_field(ElementClassificationSerializer(many=True))
     def get_classifications(self, element):
-        """Classifications of the element (none can exist yet; the key is there because clients read it)."""
-        return []
+        """Classifications of the element, in the order they were made, rejected ones included."""
+        rows = getattr(element, "classification_list", None)
+        if rows is None:
+            rows = element_classifications(element.pk)
+        return ElementClassificationSerializer(rows, many=True).data
 
     def to_representation(self, element):
         data = super().to_representation(element)

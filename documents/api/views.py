@@ -195,7 +195,9 @@ class ElementDetail(RetrieveUpdateDestroyAPIView):
     def get_object(self):
         writing = self.request.method not in READ_METHODS
         needed = Role.CONTRIBUTOR if writing else Role.GUEST
-        return get_element(self.request, self.kwargs["id"], needed, "change or delete it" if writing else "read it")
+        action = "change or delete it" if writing else "read it"
+        # Its classifications come in the element's own query (RetrieveElement and the answer to an update).
+        return get_element(self.request, self.kwargs["id"], needed, action, with_classifications=True)
 
     def perform_destroy(self, element):
         services.element_destroy(element=element)
@@ -226,8 +228,8 @@ class ElementListBase(ListAPIView):
     def finish(self, queryset, parent, *, positioned=False):
         """Filter and sort the list; `parent` is the corpus or element fetched for it, with its `type_list`."""
         filters = self.get_filters()
-        version_runs = getattr(parent, "version_runs", None)
-        queryset = filters.filter(queryset.select_related(*ELEMENT_RELATED), parent.type_list, version_runs)
+        provenance_runs = getattr(parent, "provenance_runs", None)
+        queryset = filters.filter(queryset.select_related(*ELEMENT_RELATED), parent.type_list, provenance_runs)
         return filters.sort(queryset, positioned=positioned)
 
 
@@ -241,7 +243,7 @@ class CorpusElementList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()  # a bad parameter answers 400 before any query
         corpus = get_corpus(
-            self.request, self.kwargs["corpus"], Role.GUEST, with_types=True, worker_version=filters.worker_version
+            self.request, self.kwargs["corpus"], Role.GUEST, with_types=True, provenance=filters.provenance
         )
         return self.finish(Element.objects.filter(corpus=corpus), corpus)
 
@@ -261,7 +263,7 @@ class ElementChildrenList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()
         element = get_element(
-            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, worker_version=filters.worker_version
+            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
         )
         queryset = element_children(element, recursive=filters.recursive)
         return self.finish(queryset, element, positioned=not filters.recursive)
@@ -279,7 +281,7 @@ class ElementParentsList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()
         element = get_element(
-            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, worker_version=filters.worker_version
+            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
         )
         return self.finish(element_parents(element, recursive=filters.recursive), element)
 
