@@ -39,7 +39,8 @@ def provenance_parameters(results):
         "worker_run": f"Only {results} made by this worker run. A UUID, or `false` for {results} made by a person.",
         "worker_version": (
             f"Only {results} made by any worker run of this worker version. "
-            f"A UUID, or `false` for {results} made by a person."
+            f"A UUID, or `false` for {results} made by a person. Deprecated: a version may run with several "
+            "models and configurations; filter by `worker_run`, or add `model_version` and `configuration`."
         ),
         "model_version": (
             f"Only {results} made by worker runs using this model version. "
@@ -51,16 +52,19 @@ def provenance_parameters(results):
         ),
     }
     return [
-        OpenApiParameter(name, OpenApiTypes.STR, required=False, description=descriptions[name])
+        OpenApiParameter(
+            name, OpenApiTypes.STR, required=False, description=descriptions[name], deprecated=name == "worker_version"
+        )
         for name in PROVENANCE_FIELDS
     ]
 
 
-def _transcription_filter(name, what):
+def _transcription_filter(name, what, deprecated=False):
     return OpenApiParameter(
         name,
         OpenApiTypes.STR,
         required=False,
+        deprecated=deprecated,
         description=(
             f"Only elements with a transcription made by this {what}. "
             "A UUID, or `false` for a transcription made by a person."
@@ -84,7 +88,7 @@ COMMON_PARAMETERS = [
     _bool("with_zone", "Include `zone` (default true)."),
     *provenance_parameters("elements"),
     _transcription_filter("transcription_worker_run", "worker run"),
-    _transcription_filter("transcription_worker_version", "worker version"),
+    _transcription_filter("transcription_worker_version", "worker version (use `transcription_worker_run`)", True),
 ]
 
 
