@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
         "FeatureUsageEnum": "workers.models.FeatureUsage",
         # Processes and tasks share their states.
         "StateEnum": "ponos.models.TaskState",
+        "DatasetStateEnum": "datasets.models.DatasetState",
+        "ClassificationStateEnum": "documents.models.ClassificationState",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

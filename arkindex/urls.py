@@ -14,12 +14,14 @@ api_patterns = [
     path("", include("arkindex.api.storage_urls")),
     path("", include("documents.api.urls")),
     path("", include("documents.api.result_urls")),
+    path("", include("documents.api.selection_urls")),
     path("", include("workers.api.urls")),
     path("", include("workers.api.model_urls")),
     path("", include("processes.api.urls")),
     path("", include("ponos.api.urls")),
     path("", include("ponos.api.task_urls")),
     path("", include("ponos.api.extra_urls")),
+    path("", include("datasets.api.urls")),
 ]
 
 urlpatterns = [

@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class DatasetsConfig(AppConfig):
     name = "datasets"
+
+    def ready(self):
+        # Registers what deleting a corpus, elements or a process does to datasets, and the start checks.
+        from datasets import exports, process_sets, services  # noqa: F401

@@ -151,6 +151,8 @@ def finish(task, state, log):
     task.state = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
     if task.state == TaskState.Stopping:
         state = TaskState.Stopped
+    # Whoever sees the task ended reads all that the command printed.
+    log.flush()
     changed = task.state in BUSY_STATES and set_task_state(task, state)
     if changed:
         log.write(f"\n[ponos] Task {state}.\n")

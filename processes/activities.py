@@ -28,6 +28,9 @@ from processes.services import process_elements
 logger = logging.getLogger(__name__)
 
 ACTIVITIES = WorkerActivity._meta.db_table
+# From this many activities created at once, the table's statistics are refreshed right away
+# instead of waiting for autovacuum.
+ANALYZE_AFTER = 10_000
 
 
 def activities_initialise(*, process_id, reset=False):
@@ -57,6 +60,11 @@ def activities_initialise(*, process_id, reset=False):
             activity_state=ActivityState.Error
         )
         raise
+    if created >= ANALYZE_AFTER:
+        # Fresh statistics before the tasks read the queue: with those of an emptier table,
+        # PostgreSQL plans each UpdateWorkerActivity as a scan of the run's activities.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {ACTIVITIES}")
     logger.info("Initialised %d activities of process %s", created, process_id)
     return created
 
@@ -143,8 +151,12 @@ def start_activity(*, process_id, worker_run_id):
     Hand the next queued element of a worker run to a task, marked started, as `(id, type_id,
     name)`; None when the queue is empty. One statement: the queued row is locked, skipped by
     the other tasks, updated and joined to its element at once. The queue is served in insertion
-    order (the bigint id). Raises ActivityError(400) when the process does not track activities,
-    or not yet (only checked once the statement found nothing, to keep the hot path to one query).
+    order (the bigint id), read from the partial `activity_queue` index (worker run, id) of queued
+    rows. The run is compared with `= ANY(…)` and the order names both columns so that the primary
+    key cannot serve the order: with `=`, PostgreSQL would often walk the primary key, reading every
+    activity already handed out (of this run and of older processes) on each call. Raises
+    ActivityError(400) when the process does not track activities, or not yet (only checked once
+    the statement found nothing, to keep the hot path to one query).
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -153,11 +165,11 @@ def start_activity(*, process_id, worker_run_id):
                 UPDATE {ACTIVITIES} SET state = %(started)s, started = now(), updated = now()
                 WHERE id = (
                     SELECT activity.id FROM {ACTIVITIES} AS activity
-                    WHERE activity.worker_run_id = %(run)s AND activity.state = %(queued)s
+                    WHERE activity.worker_run_id = ANY(ARRAY[%(run)s]::uuid[]) AND activity.state = %(queued)s
                     AND EXISTS (
                         SELECT 1 FROM {PROCESSES} WHERE id = %(process)s AND activity_state = %(ready)s
                     )
-                    ORDER BY activity.id
+                    ORDER BY activity.worker_run_id, activity.id
                     LIMIT 1
                     FOR UPDATE SKIP LOCKED
                 )

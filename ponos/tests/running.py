@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from ponos.models import Task
@@ -32,7 +31,9 @@ def wait_for(condition, timeout=TIMEOUT, message="condition"):
 
 
 @pytest.fixture
-def services_env(live_server):
+def services_env(live_server, settings):
+    # Links the API gives out (downloads of exports, artifacts, model archives) point at the live server.
+    settings.PUBLIC_URL = live_server.url
     db = connection.settings_dict
     return {
         **os.environ,
@@ -40,6 +41,7 @@ def services_env(live_server):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "TEST_REDIS_URL": settings.RQ_QUEUES["default"]["URL"],
         "PONOS_API_URL": live_server.url,
+        "PUBLIC_URL": live_server.url,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PONOS_AGENT_PING_INTERVAL": "1",
         "PONOS_LOG_FLUSH_INTERVAL": "1",
@@ -105,6 +107,13 @@ def wait_finished(process, timeout=TIMEOUT):
     except AssertionError as error:
         raise AssertionError(f"{error}; its tasks: {states()}") from None
     process.refresh_from_db()
+    if process.state != "completed":
+        # A failing end-to-end test says why: the end of each unsuccessful task's log.
+        from ponos.logs import read_log
+
+        for task in Task.objects.filter(process=process).exclude(state="completed"):
+            tail = read_log(task).decode(errors="replace")[-3000:]
+            print(f"===== task {task.slug} ({task.state})\n{tail}")
     return process
 
 

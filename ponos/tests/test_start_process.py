@@ -160,7 +160,11 @@ def test_start_with_chunks(user_client, process, runs):
 
 def test_start_dataset_process(user_client, corpus, user):
     """No initialisation task and no elements list; the roots of the DAG are at depth 0."""
+    from datasets.models import Dataset, DatasetSet, ProcessSet
+
     process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
+    dataset = Dataset.objects.create(corpus=corpus, name="Dataset")
+    ProcessSet.objects.create(process=process, set=DatasetSet.objects.create(dataset=dataset, name="train"))
     a = make_run(process, make_version("a"))
     b = make_run(process, make_version("b"), parents=[a])
     assert start(user_client, process).status_code == 200

@@ -171,6 +171,32 @@ def test_start_skips_locked_rows(user):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_start_reads_the_queue_index(user):
+    """
+    Activities already handed out lie ahead of the queue in id order; taking the next one reads the
+    partial queue index, not the primary key past all of them.
+    """
+    from django.test.utils import CaptureQueriesContext
+
+    process, run = committed_queue(user, 20_000)
+    # Statistics taken while everything was queued, as right after the initialisation.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {activities.ACTIVITIES}")
+    WorkerActivity.objects.filter(
+        id__in=WorkerActivity.objects.filter(worker_run=run).order_by("id").values("id")[:15_000]
+    ).update(state=WorkerActivityState.Processed)
+    with CaptureQueriesContext(connection) as captured:
+        activities.start_activity(process_id=process.id, worker_run_id=run.id)
+    (statement,) = [query["sql"] for query in captured.captured_queries if "SKIP LOCKED" in query["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        transaction.set_rollback(True)
+    assert "activity_queue" in plan, plan
+    assert "workeractivity_pkey on processes_workeractivity activity" not in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_tasks_never_get_the_same_element(user):
     """Eight threads, each with its own connection, drain a queue of 200 elements over HTTP."""
     process, run = committed_queue(user, 200)

@@ -1,0 +1,168 @@
+"""
+SQLite exports of a corpus or of one of its datasets (`datasets.exports`).
+
+Rights are the corpus's: guests (anyone, on a public corpus) list and download exports,
+contributors start them, and an export is deleted by a corpus admin or by its contributor author.
+A task calls as its process's creator and reaches the exports of its own process's corpus only,
+where it may list, start and download them whatever the creator's level: the process was allowed
+to read that corpus. A hidden corpus or export answers 404, a readable one the caller may not
+change 403, and a state that forbids the action 409.
+"""
+
+import uuid
+
+from django.http import HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView, ListCreateAPIView
+from rest_framework.response import Response
+
+from arkindex.api.exceptions import Conflict
+from datasets import exports
+from datasets.api.export_serializers import CorpusExportCreateSerializer, CorpusExportSerializer
+from datasets.models import CorpusExport, CorpusExportState, Dataset
+from documents.api.views import check_level
+from documents.selectors import corpus_level_subquery, corpus_with_level
+from ponos.authentication import request_task
+from users.models import Role
+
+TAGS = ["exports"]
+
+
+def task_level(request, corpus_id, level):
+    """
+    The caller's level on the corpus for exports: a task reaches its own process's corpus as a
+    contributor at least, and no other corpus.
+    """
+    task = request_task(request)
+    if task is None:
+        return level
+    if task.process.corpus_id is None or str(task.process.corpus_id) != str(corpus_id):
+        return 0
+    return max(level, Role.CONTRIBUTOR)
+
+
+def get_export_corpus(request, corpus_id, needed, action="read it"):
+    corpus = corpus_with_level(request.user, corpus_id)
+    level = task_level(request, corpus_id, getattr(corpus, "max_level", 0) or 0) if corpus is not None else 0
+    check_level(level, needed, what=f"Corpus {corpus_id}", action=action)
+    return corpus
+
+
+def get_export(request, export_id):
+    """An export with the caller's `level` on its corpus, or 404."""
+    export = (
+        CorpusExport.objects.select_related("corpus")
+        .annotate(level=corpus_level_subquery(request.user))
+        .filter(pk=export_id)
+        .first()
+    )
+    level = task_level(request, export.corpus_id, export.level) if export is not None else 0
+    if level < Role.GUEST:
+        raise NotFound(f"Export {export_id} not found, or you have no access to it.")
+    export.level = level
+    return export
+
+
+@extend_schema(tags=TAGS)
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ListExports",
+        parameters=[
+            OpenApiParameter(
+                "dataset_id", OpenApiTypes.UUID, description="Only the exports of this dataset of the corpus."
+            )
+        ],
+        description="Exports of a corpus, newest first (guests).",
+    ),
+    post=extend_schema(
+        operation_id="StartExport",
+        request=CorpusExportCreateSerializer,
+        responses={201: CorpusExportSerializer},
+        description=(
+            "Start an SQLite export of a corpus, or of one of its datasets with `dataset_id` (contributors). A small "
+            "export is done when this answers; a larger one is built in the background: watch its `state` with "
+            "ListExports. While an export of the same corpus and dataset is created or running, answers 400 "
+            "`{type: validation_error, errors: [{code: running_export}]}`."
+        ),
+    ),
+)
+class CorpusExportList(ListCreateAPIView):
+    serializer_class = CorpusExportSerializer
+    filter_backends = ()
+    queryset = CorpusExport.objects.none()  # for the schema: the corpus is fetched with the user's level
+
+    def get_serializer_class(self):
+        return CorpusExportCreateSerializer if self.request.method == "POST" else CorpusExportSerializer
+
+    def get_queryset(self):
+        corpus = get_export_corpus(self.request, self.kwargs["id"], Role.GUEST)
+        queryset = CorpusExport.objects.filter(corpus=corpus).select_related("user").order_by("-created", "-id")
+        dataset_id = self.request.query_params.get("dataset_id")
+        if dataset_id is not None:
+            try:
+                dataset_id = uuid.UUID(dataset_id)
+            except ValueError:
+                raise ValidationError({"dataset_id": [f"'{dataset_id}' is not a valid UUID."]}) from None
+            queryset = queryset.filter(dataset_id=dataset_id)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        corpus = get_export_corpus(request, self.kwargs["id"], Role.CONTRIBUTOR, "export it")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dataset = None
+        dataset_id = serializer.validated_data.get("dataset_id")
+        if dataset_id is not None:
+            dataset = Dataset.objects.filter(pk=dataset_id, corpus=corpus).first()
+            if dataset is None:
+                raise ValidationError({"dataset_id": [f"Corpus {corpus.id} has no dataset {dataset_id}."]})
+        export = exports.export_start(
+            corpus=corpus, user=request.user, dataset=dataset, source=serializer.validated_data["source"]
+        )
+        return Response(CorpusExportSerializer(export).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAGS)
+class CorpusExportDetail(GenericAPIView):
+    queryset = CorpusExport.objects.none()
+    permission_classes = (permissions.IsAuthenticatedOrReadOnly,)
+
+    @extend_schema(
+        operation_id="DownloadExport",
+        request=None,
+        responses={
+            302: OpenApiResponse(description="Redirects to a URL that serves the SQLite file for a limited time."),
+            409: OpenApiResponse(description="The export is not done."),
+        },
+        description=(
+            "Download a done export (guests): redirects to a URL that serves its SQLite file without credentials, "
+            "valid for a limited time."
+        ),
+    )
+    def get(self, request, *args, **kwargs):
+        export = get_export(request, self.kwargs["id"])
+        if export.state != CorpusExportState.Done:
+            raise Conflict(f"Export {export.id} is {export.state}: only a done export can be downloaded.")
+        return HttpResponseRedirect(exports.export_download_url(export))
+
+    @extend_schema(
+        operation_id="DestroyExport",
+        request=None,
+        responses={204: OpenApiResponse(description="The export and its file are deleted.")},
+        description=(
+            "Delete an export and its file (corpus admins, or the contributor who started it); 409 while it is "
+            "created or running."
+        ),
+    )
+    def delete(self, request, *args, **kwargs):
+        export = get_export(request, self.kwargs["id"])
+        if request_task(request) is not None:
+            raise PermissionDenied("A task token cannot delete exports.")
+        own = export.user_id == request.user.id and export.level >= Role.CONTRIBUTOR
+        if not own:
+            check_level(export.level, Role.ADMIN, what=f"Export {export.id}", action="delete exports of others")
+        exports.export_destroy(export=export)
+        return Response(status=status.HTTP_204_NO_CONTENT)
