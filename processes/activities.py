@@ -227,15 +227,15 @@ def find_reporting_run(*, run_or_version_id, process_id):
     return candidates[0]
 
 
-def update_activity(*, run, element_id, state):
+def update_activity(*, run_id, process, element_id, state):
     """
-    Move the activity of `run` on `element_id` to `state` if its current state allows it (see
-    TRANSITIONS): one guarded UPDATE. Raises ActivityError: 400 when the process does not track
-    activities, 404 when the element has no activity for this run, 409 on a forbidden transition
-    (for `started`, the base worker then skips the element: another task has it).
+    Move the activity of worker run `run_id` (of `process`) on `element_id` to `state` if its current
+    state allows it (see TRANSITIONS): one guarded UPDATE. Raises ActivityError: 400 when the process
+    does not track activities, 404 when the element has no activity for this run, 409 on a forbidden
+    transition (for `started`, the base worker then skips the element: another task has it).
     """
-    if run.process.activity_state != ActivityState.Ready:
-        raise ActivityError(400, _not_ready_message(run.process.activity_state))
+    if process.activity_state != ActivityState.Ready:
+        raise ActivityError(400, _not_ready_message(process.activity_state))
     allowed = TRANSITIONS.get(state)
     if allowed is None:
         raise ActivityError(400, f"An activity cannot be set back to {state}.", field="state")
@@ -250,7 +250,7 @@ def update_activity(*, run, element_id, state):
             {
                 "state": state,
                 "started": WorkerActivityState.Started,
-                "run": str(run.id),
+                "run": str(run_id),
                 "element": str(element_id),
                 "allowed": list(allowed),
             },
@@ -259,13 +259,13 @@ def update_activity(*, run, element_id, state):
             return
         cursor.execute(
             f"SELECT state FROM {ACTIVITIES} WHERE worker_run_id = %s AND element_id = %s",
-            [str(run.id), str(element_id)],
+            [str(run_id), str(element_id)],
         )
         row = cursor.fetchone()
     if row is None:
-        raise ActivityError(404, f"Element {element_id} has no activity for worker run {run.id}.", field="element_id")
+        raise ActivityError(404, f"Element {element_id} has no activity for worker run {run_id}.", field="element_id")
     raise ActivityError(
-        409, f"The activity of worker run {run.id} on element {element_id} is {row[0]}: it cannot become {state}."
+        409, f"The activity of worker run {run_id} on element {element_id} is {row[0]}: it cannot become {state}."
     )
 
 

@@ -107,16 +107,24 @@ class UpdateWorkerActivity(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=data["process_id"])
             task = request_task(request)
-            if task is not None:
-                if task.process_id != run.process_id:
-                    raise PermissionDenied("A task token only reports activities of its own process.")
+            if task is not None and kwargs["pk"] == task.worker_run_id:
+                # A task reporting for its own run, as workers do for each element: its run and
+                # process came with its token.
+                run_id, process = task.worker_run_id, task.process
             else:
-                services.process_for_user(request.user, run.process_id, Role.CONTRIBUTOR)
-            if run.process_id != data["process_id"]:
-                raise ValidationError({"process_id": [f"Worker run {run.id} belongs to process {run.process_id}."]})
-            activities.update_activity(run=run, element_id=data["element_id"], state=data["state"])
+                run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=data["process_id"])
+                if task is not None:
+                    if task.process_id != run.process_id:
+                        raise PermissionDenied("A task token only reports activities of its own process.")
+                else:
+                    services.process_for_user(request.user, run.process_id, Role.CONTRIBUTOR)
+                run_id, process = run.id, run.process
+            if process.id != data["process_id"]:
+                raise ValidationError({"process_id": [f"Worker run {run_id} belongs to process {process.id}."]})
+            activities.update_activity(
+                run_id=run_id, process=process, element_id=data["element_id"], state=data["state"]
+            )
         except activities.ActivityError as error:
             raise_activity_error(error)
         return Response(status=status.HTTP_200_OK)
