@@ -32,7 +32,6 @@ the one of a running instance; the process and its tasks are deleted at the end:
     DATABASE_URL=... python bench/activity_consumption.py --history
 """
 
-import argparse
 import multiprocessing
 import os
 import re
@@ -42,27 +41,31 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arkindex.settings")
-os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from common import (
+    ROOT,
+    add_rebuild,
+    add_repeat,
+    argument_parser,
+    bench_user,
+    corpus_of_size,
+    delete_processes,
+    log,
+    print_header,
+    setup_database,
+    vacuum_analyze,
+    worker_version,
+)
 
 NO_ELEMENT = "00000000-0000-0000-0000-000000000000"
 
 
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--elements", type=int, default=100_000, help="activities in the queue (default 100,000)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent tasks (default 8)")
     parser.add_argument("--duration", type=float, default=20, help="seconds of each measure (default 20)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the median is shown (default 3)")
+    add_repeat(parser, 3)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default 4)")
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
     parser.add_argument(
@@ -77,51 +80,8 @@ def parse_args():
         help="first fill the table with the processed activities of an earlier process on the same corpus, "
         "as a table in use holds, ahead of the measured queue",
     )
-    parser.add_argument("--rebuild", action="store_true", help="build a new corpus even if one of that size exists")
+    add_rebuild(parser)
     return parser.parse_args()
-
-
-def ensure_database(url):
-    """Create the benchmark database when it does not exist yet."""
-    import dj_database_url
-    import psycopg2
-
-    config = dj_database_url.parse(url)
-    server = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-    )
-    server.autocommit = True
-    with server.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            log(f"Creating database {config['NAME']}")
-            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    server.close()
-
-
-def corpus_of_size(total, rebuild):
-    """A sample corpus of about `total` elements: reused when one exists, else built."""
-    from documents.models import Corpus
-    from documents.sample_data import analyze, build_corpus, sizes_for
-
-    folders, pages_per_folder, lines_per_page = sizes_for(total, 10, 1000)
-    size = folders + folders * pages_per_folder + folders * pages_per_folder * lines_per_page
-    name = f"Bench corpus ({folders} x {pages_per_folder} x {lines_per_page})"
-    corpus = None if rebuild else Corpus.objects.filter(name=name).order_by("-created").first()
-    if corpus is None:
-        log(f"Building {size:,} elements")
-        start = time.perf_counter()
-        build_corpus(name=name, folders=folders, pages_per_folder=pages_per_folder, lines_per_page=lines_per_page)
-        analyze()
-        log(f"Built in {time.perf_counter() - start:.1f} s")
-        corpus = Corpus.objects.filter(name=name).order_by("-created").first()
-    else:
-        log(f"Reusing {name}; --rebuild for a new one")
-    return corpus, size
 
 
 def free_port():
@@ -242,25 +202,13 @@ def run_clients(base_url, tokens, run_id, process_id, duration):
 
 def main():
     args = parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        sys.exit(
-            "Set DATABASE_URL to a database for the benchmark (created if missing), for example "
-            "postgres://postgres@127.0.0.1:5432/arkindex_bench"
-        )
-    ensure_database(url)
+    url = setup_database()
 
-    import django
-
-    django.setup()
-
-    from django.core.management import call_command
     from django.db import connection, connections, transaction
 
     from documents.models import Element
     from ponos.models import Task, TaskState
     from processes.activities import activities_initialise
-    from processes.deletion import PROCESS_DELETION_HOOKS
     from processes.models import (
         ActivityState,
         Process,
@@ -269,27 +217,10 @@ def main():
         WorkerActivityState,
         WorkerRun,
     )
-    from users.models import User
-    from workers.models import Worker, WorkerType, WorkerVersion, WorkerVersionState
-
-    log("Applying migrations")
-    call_command("migrate", verbosity=0)
 
     corpus, size = corpus_of_size(args.elements, args.rebuild)
-    user, _ = User.objects.get_or_create(email="bench@example.com")
-    worker_type, _ = WorkerType.objects.get_or_create(slug="bench", defaults={"display_name": "Bench"})
-    worker, _ = Worker.objects.get_or_create(
-        slug="bench-consumer", repository_url=None, defaults={"name": "Bench consumer", "type": worker_type}
-    )
-    version, _ = WorkerVersion.objects.get_or_create(
-        worker=worker,
-        version=1,
-        defaults={
-            "state": WorkerVersionState.Available,
-            "docker_image_iid": "registry.example.com/bench-consumer:1",
-            "configuration": {"docker": {"command": "bench-consumer"}},
-        },
-    )
+    user = bench_user()
+    version = worker_version("bench-consumer", "Bench consumer")
 
     created = []
     if args.history:
@@ -452,15 +383,8 @@ AND state = ANY(ARRAY['{WorkerActivityState.Started}']);
             stop_server(server)
         os.unlink(script_file.name)
         log("Deleting the benchmark's processes")
-        with transaction.atomic(), connection.cursor() as cursor:
-            for process_id in created:
-                for hook in PROCESS_DELETION_HOOKS:
-                    hook(cursor, process_id)
-            Task.objects.filter(process_id__in=created).delete()
-            WorkerRun.objects.filter(process_id__in=created).delete()
-            Process.objects.filter(id__in=created).delete()
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM ANALYZE {activities}")
+        delete_processes(created)
+        vacuum_analyze(activities)
 
     http, raw = statistics.median(http_rates), statistics.median(raw_rates)
     print()
@@ -468,9 +392,7 @@ AND state = ANY(ARRAY['{WorkerActivityState.Started}']);
         f"Activity consumption, {args.clients} concurrent tasks of one worker run, queue of {size:,} activities, "
         f"{args.duration:g} s per measure, median of {args.repeat}"
     )
-    header = f"{'measure':58} {'activities/s':>12} {'runs':>24}"
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'measure':58} {'activities/s':>12} {'runs':>24}")
     runs = ", ".join(f"{rate:,.0f}" for rate in http_rates)
     label = f"HTTP, Start + Update (gunicorn {worker_class})"
     print(f"{label:58} {http:>12,.0f} {runs:>24}")

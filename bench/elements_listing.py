@@ -19,57 +19,34 @@ DATABASE_URL (created and migrated if missing), never the one of a running insta
     DATABASE_URL=... python bench/elements_listing.py --elements 20000 --repeat 3
 """
 
-import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arkindex.settings")
-os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+from common import (
+    add_rebuild,
+    add_repeat,
+    api_client,
+    argument_parser,
+    bench_user,
+    corpus_shape,
+    log,
+    log_build_step,
+    print_header,
+    setup_database,
+)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--elements", type=int, default=1_000_000, help="size of the corpus (default 1,000,000)")
     parser.add_argument("--folders", type=int, default=10, help="top-level folders (default 10)")
     parser.add_argument("--pages-per-folder", type=int, default=1000, help="pages in each folder (default 1000)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of each measure; the median is shown (default 5)")
+    add_repeat(parser, 5)
     parser.add_argument("--page-size", type=int, default=20, help="page size of the listings (default 20)")
-    parser.add_argument("--rebuild", action="store_true", help="build a new corpus even if one of that size exists")
+    add_rebuild(parser)
     return parser.parse_args()
-
-
-def ensure_database(url):
-    """Create the benchmark database when it does not exist yet."""
-    import dj_database_url
-    import psycopg2
-
-    config = dj_database_url.parse(url)
-    server = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-    )
-    server.autocommit = True
-    with server.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            log(f"Creating database {config['NAME']}")
-            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    server.close()
 
 
 def psql_server_time(url, sql):
@@ -107,37 +84,23 @@ def median_ms(function, repeat):
 
 def main():
     args = parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        sys.exit(
-            "Set DATABASE_URL to a database for the benchmark (created if missing), for example "
-            "postgres://postgres@127.0.0.1:5432/arkindex_bench"
-        )
-    ensure_database(url)
-
-    import django
-
-    django.setup()
+    url = setup_database()
 
     from django.contrib.contenttypes.models import ContentType
-    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
     from rest_framework.request import Request
-    from rest_framework.test import APIClient, APIRequestFactory
+    from rest_framework.test import APIRequestFactory
 
     from documents.api.views import CorpusElementList, ElementChildrenList
     from documents.models import Corpus, Element
-    from documents.sample_data import build_corpus, sizes_for
-    from users.models import Right, Role, Token, User
+    from documents.sample_data import build_corpus
+    from users.models import Right, Role
 
-    log("Applying migrations")
-    call_command("migrate", verbosity=0)
-
-    folders, pages_per_folder, lines_per_page = sizes_for(args.elements, args.folders, args.pages_per_folder)
-    total = folders + folders * pages_per_folder + folders * pages_per_folder * lines_per_page
-    name = f"Bench corpus ({folders} x {pages_per_folder} x {lines_per_page})"
+    folders, pages_per_folder, lines_per_page, total, name = corpus_shape(
+        args.elements, args.folders, args.pages_per_folder
+    )
     corpus = None if args.rebuild else Corpus.objects.filter(name=name).order_by("-created").first()
     if corpus is None:
         log(
@@ -150,7 +113,7 @@ def main():
             folders=folders,
             pages_per_folder=pages_per_folder,
             lines_per_page=lines_per_page,
-            progress=lambda step: log(f"  inserting {step}" if step != "commit" else "  committing"),
+            progress=log_build_step,
         )
         log(f"Built in {time.perf_counter() - start:.1f} s; VACUUM ANALYZE")
         corpus = Corpus.objects.get(name=name)
@@ -161,13 +124,15 @@ def main():
         log(f"Reusing {name} ({corpus.id}); --rebuild for a new one")
     log(f"Corpus holds {Element.objects.filter(corpus=corpus).count():,} elements")
 
-    user, _ = User.objects.get_or_create(email="bench@example.com")
+    user = bench_user()
+    # At least a guest: the other benchmarks may have made the same user a contributor on this corpus.
     Right.objects.get_or_create(
-        content_type=ContentType.objects.get_for_model(Corpus), object_id=corpus.id, user=user, level=Role.GUEST
+        content_type=ContentType.objects.get_for_model(Corpus),
+        object_id=corpus.id,
+        user=user,
+        defaults={"level": Role.GUEST},
     )
-    token, _ = Token.objects.get_or_create(user=user, name="bench")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client = api_client(user)
 
     folder = Element.objects.filter(corpus=corpus, type__slug="folder").order_by("name").first()
     page = Element.objects.filter(corpus=corpus, type__slug="page").order_by("name").first()
@@ -224,9 +189,7 @@ def main():
 
     print()
     print(f"Corpus of {total:,} elements, page size {args.page_size}, median of {args.repeat} runs")
-    header = f"{'listing':40} {'count':>9} {'orm ms':>9} {'request ms':>11} {'psql ms':>9} {'orm/psql':>9}"
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'listing':40} {'count':>9} {'orm ms':>9} {'request ms':>11} {'psql ms':>9} {'orm/psql':>9}")
     for label, count, orm_ms, request_ms, psql_ms, _ in results:
         ratio = orm_ms / psql_ms if psql_ms else float("nan")
         print(f"{label:40} {count:>9,} {orm_ms:>9.1f} {request_ms:>11.1f} {psql_ms:>9.1f} {ratio:>9.2f}")

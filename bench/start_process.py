@@ -27,149 +27,66 @@ missing), never the one of a running instance:
     DATABASE_URL=... python bench/start_process.py --elements 20000 --repeat 3
 """
 
-import argparse
-import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arkindex.settings")
-os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from common import (
+    add_rebuild,
+    add_repeat,
+    api_client,
+    argument_parser,
+    bench_user,
+    corpus_of_size,
+    delete_processes,
+    log,
+    print_header,
+    psql_ms,
+    psql_startup_ms,
+    setup_database,
+    vacuum_analyze,
+    worker_version,
+)
 
 BASELINE_ELEMENTS = 10
 
 
-def log(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--elements", type=int, default=100_000, help="size of the large corpus (default 100,000)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of each measure; the median is shown (default 5)")
-    parser.add_argument("--rebuild", action="store_true", help="build new corpora even if ones of that size exist")
+    add_repeat(parser, 5)
+    add_rebuild(parser, "build new corpora even if ones of that size exist")
     return parser.parse_args()
-
-
-def ensure_database(url):
-    """Create the benchmark database when it does not exist yet."""
-    import dj_database_url
-    import psycopg2
-
-    config = dj_database_url.parse(url)
-    server = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-    )
-    server.autocommit = True
-    with server.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
-        if cursor.fetchone() is None:
-            log(f"Creating database {config['NAME']}")
-            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    server.close()
-
-
-def psql_ms(url, sql):
-    """Wall time (ms) of one `psql -c` call running `sql`."""
-    start = time.perf_counter()
-    subprocess.run(
-        ["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, check=True
-    )
-    return (time.perf_counter() - start) * 1000
-
-
-def corpus_of_size(total, rebuild):
-    """A sample corpus of about `total` elements: reused when one exists, else built."""
-    from documents.models import Corpus
-    from documents.sample_data import analyze, build_corpus, sizes_for
-
-    folders, pages_per_folder, lines_per_page = sizes_for(total, 10, 1000)
-    size = folders + folders * pages_per_folder + folders * pages_per_folder * lines_per_page
-    name = f"Bench corpus ({folders} x {pages_per_folder} x {lines_per_page})"
-    corpus = None if rebuild else Corpus.objects.filter(name=name).order_by("-created").first()
-    if corpus is None:
-        log(f"Building {size:,} elements")
-        start = time.perf_counter()
-        build_corpus(name=name, folders=folders, pages_per_folder=pages_per_folder, lines_per_page=lines_per_page)
-        analyze()
-        log(f"Built in {time.perf_counter() - start:.1f} s")
-        corpus = Corpus.objects.filter(name=name).order_by("-created").first()
-    else:
-        log(f"Reusing {name}; --rebuild for a new one")
-    return corpus, size
 
 
 def main():
     args = parse_args()
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        sys.exit(
-            "Set DATABASE_URL to a database for the benchmark (created if missing), for example "
-            "postgres://postgres@127.0.0.1:5432/arkindex_bench"
-        )
-    ensure_database(url)
-
-    import django
-
-    django.setup()
+    url = setup_database()
 
     from django.contrib.contenttypes.models import ContentType
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.test import APIClient
 
     from documents.models import Corpus
     from ponos import services as ponos_services
     from processes import jobs
-    from processes.deletion import PROCESS_DELETION_HOOKS
     from processes.models import ActivityState, Process, ProcessMode, WorkerActivity, WorkerRun
-    from users.models import Right, Role, Token, User
-    from workers.models import Worker, WorkerType, WorkerVersion, WorkerVersionState
-
-    log("Applying migrations")
-    call_command("migrate", verbosity=0)
+    from users.models import Right, Role
 
     large, large_size = corpus_of_size(args.elements, args.rebuild)
     baseline, baseline_size = corpus_of_size(BASELINE_ELEMENTS, args.rebuild)
 
-    user, _ = User.objects.get_or_create(email="bench@example.com")
+    user = bench_user()
     for corpus in (large, baseline):
-        Right.objects.get_or_create(
+        # Contributors start processes; the other benchmarks may have made the same user a guest only.
+        Right.objects.update_or_create(
             content_type=ContentType.objects.get_for_model(Corpus),
             object_id=corpus.id,
             user=user,
             defaults={"level": Role.CONTRIBUTOR},
         )
-    token, _ = Token.objects.get_or_create(user=user, name="bench")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client = api_client(user)
 
-    worker_type, _ = WorkerType.objects.get_or_create(slug="bench", defaults={"display_name": "Bench"})
-    versions = []
-    for slug in ("a", "b", "c"):
-        worker, _ = Worker.objects.get_or_create(
-            slug=f"bench-{slug}", repository_url=None, defaults={"name": f"Bench {slug}", "type": worker_type}
-        )
-        version, _ = WorkerVersion.objects.get_or_create(
-            worker=worker,
-            version=1,
-            defaults={
-                "state": WorkerVersionState.Available,
-                "docker_image_iid": f"registry.example.com/bench-{slug}:1",
-                "configuration": {"docker": {"command": f"bench-{slug}"}},
-            },
-        )
-        versions.append(version)
+    versions = [worker_version(f"bench-{slug}", f"Bench {slug}") for slug in ("a", "b", "c")]
 
     # The job StartProcess enqueues after its commit is recorded here instead of going to Redis.
     enqueued = []
@@ -236,7 +153,7 @@ def main():
         WHERE element.corpus_id = '{large.id}' AND run.process_id = '{process.id}'
         ON CONFLICT (worker_run_id, element_id) DO NOTHING
     """
-    psql_startup = statistics.median(psql_ms(url, "SELECT 1") for _ in range(3))
+    psql_startup = psql_startup_ms(url)
 
     job_times, psql_times = [], []
     for index in range(args.repeat):
@@ -253,29 +170,19 @@ def main():
         assert WorkerActivity.objects.filter(process_id=process.id).count() == expected
 
     log("Deleting the benchmark's processes")
-    with transaction.atomic(), connection.cursor() as cursor:
-        for process_id in created:
-            for hook in PROCESS_DELETION_HOOKS:
-                hook(cursor, process_id)
-        WorkerRun.objects.filter(process_id__in=created).delete()
-        Process.objects.filter(id__in=created).delete()
-    with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {activities}")
+    delete_processes(created)
+    vacuum_analyze(activities)
 
     print()
     print(f"StartProcess, three worker runs (A; B after A; C after A and B), median of {args.repeat} runs")
-    header = f"{'corpus':10} {'elements':>10} {'queries':>8} {'median ms':>10} {'max ms':>8}"
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'corpus':10} {'elements':>10} {'queries':>8} {'median ms':>10} {'max ms':>8}")
     for label, (size, counts, median, worst) in start_results.items():
         queries = ", ".join(str(count) for count in sorted(counts))
         print(f"{label:10} {size:>10,} {queries:>8} {median:>10.1f} {worst:>8.1f}")
     print()
     job_ms, raw_ms = statistics.median(job_times), statistics.median(psql_times)
     print(f"Activity initialisation, {expected:,} activities (3 worker runs x {large_size:,} elements)")
-    header = f"{'measure':34} {'median ms':>10} {'rows/s':>12}"
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'measure':34} {'median ms':>10} {'rows/s':>12}")
     print(f"{'activity job (3 INSERT … SELECT)':34} {job_ms:>10.1f} {expected / job_ms * 1000:>12,.0f}")
     print(f"{'psql, one INSERT … SELECT':34} {raw_ms:>10.1f} {expected / raw_ms * 1000:>12,.0f}")
     print(f"(psql start-up of {psql_startup:.1f} ms subtracted)")
