@@ -273,6 +273,18 @@ SESSION_COOKIE_NAME = "arkindex.auth"
 # the command as is (local executor).
 PONOS_INITIALISATION_COMMAND = os.environ.get("PONOS_INITIALISATION_COMMAND", "arkindex-process-init")
 PONOS_INITIALISATION_IMAGE = os.environ.get("PONOS_INITIALISATION_IMAGE", "")
+# The single task of a repository process: it clones one revision of a Git repository and imports the
+# workers its `.arkindex.yml` declares (ponos/repository_import.py). It needs `git` where it runs.
+PONOS_REPOSITORY_IMPORT_COMMAND = os.environ.get("PONOS_REPOSITORY_IMPORT_COMMAND", "arkindex-repository-import")
+PONOS_REPOSITORY_IMPORT_IMAGE = os.environ.get("PONOS_REPOSITORY_IMPORT_IMAGE", "")
+# The single task of a file import (modes files and iiif): it downloads the process's data files and
+# creates pages on the IIIF images they list, through the API (ponos/file_import.py).
+PONOS_FILE_IMPORT_COMMAND = os.environ.get("PONOS_FILE_IMPORT_COMMAND", "arkindex-file-import")
+PONOS_FILE_IMPORT_IMAGE = os.environ.get("PONOS_FILE_IMPORT_IMAGE", "")
+# How long the server waits for a IIIF server's `info.json` when registering or checking an image.
+IIIF_INFO_TIMEOUT = env_int("IIIF_INFO_TIMEOUT", 15)
+# Whether repositories may be `file://` URLs, folders on the agents' hosts: for development and tests only.
+REPOSITORIES_ALLOW_FILE_URLS = env_bool("REPOSITORIES_ALLOW_FILE_URLS", False)
 # URL of this API as the tasks reach it (from inside a container, the host's address may differ).
 PONOS_API_URL = os.environ.get("PONOS_API_URL", PUBLIC_URL).rstrip("/")
 # Where agents create the data folders of the tasks they run.

@@ -7,8 +7,9 @@ Relations are raw ids: a select would list every corpus, element or user of the 
 from django.contrib import admin
 from django.utils.html import format_html
 
+from arkindex.admin_tools import IdSearchMixin
 from datasets.exports import export_download_url
-from datasets.models import CorpusExport, CorpusExportState, Dataset, DatasetElement, DatasetSet
+from datasets.models import CorpusExport, CorpusExportState, Dataset, DatasetElement, DatasetSet, ProcessSet
 
 
 class DatasetSetInline(admin.TabularInline):
@@ -93,6 +94,35 @@ class CorpusExportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DatasetSet)
+class DatasetSetAdmin(IdSearchMixin, admin.ModelAdmin):
+    list_display = ("name", "dataset")
+    search_fields = ("name", "dataset__name")
+    id_search_fields = ("id", "dataset__id")
+    list_select_related = ("dataset",)
+    raw_id_fields = ("dataset",)
+    readonly_fields = ("id", "created", "updated")
+
+
+@admin.register(ProcessSet)
+class ProcessSetAdmin(IdSearchMixin, admin.ModelAdmin):
+    """The inputs of dataset processes. They change through CreateProcessSet until the process starts."""
+
+    list_display = ("process", "set", "dataset_name")
+    search_fields = ("set__name", "set__dataset__name")
+    id_search_fields = ("id", "process__id", "set__id", "set__dataset__id")
+    list_select_related = ("process", "set__dataset")
+    raw_id_fields = ("process", "set")
+    show_full_result_count = False
+
+    @admin.display(description="dataset", ordering="set__dataset__name")
+    def dataset_name(self, process_set):
+        return process_set.set.dataset.name
 
     def has_change_permission(self, request, obj=None):
         return False

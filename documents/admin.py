@@ -1,5 +1,18 @@
-from django.contrib import admin
+"""
+Admin of corpora, element types, images, elements and worker results.
 
+Element and result tables hold millions of rows: their pages read indexes only. Relations are raw
+ids (a select would list every element, run or user of the instance), lists are ordered by an
+indexed column and do not count the whole table, searches match exact UUIDs (see
+`arkindex.admin_tools.IdSearchMixin`) or text that a trigram index answers, and the corpus page
+links to its rights instead of listing them (seed 002: 100,000 memberships on a corpus).
+"""
+
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, related_link
 from documents import services
 from documents.models import (
     Classification,
@@ -18,22 +31,49 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
+from users.models import Right
+
+# Results made by a person have no worker run: `worker_run IS NULL` reads the (worker run, …) indexes.
+MADE_BY_A_PERSON = ("worker_run", admin.EmptyFieldListFilter)
 
 
 class ElementTypeInline(admin.TabularInline):
     model = ElementType
-    fields = ("slug", "display_name", "folder", "color")
+    fields = ("slug", "display_name", "folder", "indexable", "color")
     extra = 0
 
 
 @admin.register(Corpus)
-class CorpusAdmin(admin.ModelAdmin):
+class CorpusAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "public", "indexable", "creator", "created")
     list_filter = ("public", "indexable")
     search_fields = ("name",)
+    search_help_text = "Part of the name, or the corpus's UUID."
+    list_select_related = ("creator",)
     raw_id_fields = ("creator",)
-    readonly_fields = ("id", "created", "updated")
+    readonly_fields = ("id", "rights", "created", "updated")
+    fields = (
+        "id",
+        "name",
+        "description",
+        "public",
+        "indexable",
+        "top_level_type",
+        "creator",
+        "rights",
+        "created",
+        "updated",
+    )
     inlines = (ElementTypeInline,)
+
+    @admin.display(description="rights")
+    def rights(self, corpus):
+        """Who has access: a link to the rights on the corpus, which may be many, never a list of them."""
+        if corpus.pk is None:
+            return "-"
+        content_type = ContentType.objects.get_for_model(Corpus)
+        count = Right.objects.filter(content_type=content_type, object_id=corpus.pk).count()
+        return related_link(Right, count, content_type=content_type.pk, object_id=corpus.pk)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
@@ -57,27 +97,39 @@ class CorpusAdmin(admin.ModelAdmin):
 
 
 @admin.register(ElementType)
-class ElementTypeAdmin(admin.ModelAdmin):
-    list_display = ("slug", "display_name", "corpus", "folder")
-    list_filter = ("folder",)
+class ElementTypeAdmin(IdSearchMixin, admin.ModelAdmin):
+    list_display = ("slug", "display_name", "corpus", "folder", "indexable")
+    list_filter = ("folder", "indexable")
     search_fields = ("slug", "display_name", "corpus__name")
+    search_help_text = "Part of the slug, name or corpus name, or the UUID of the type or its corpus."
+    id_search_fields = ("id", "corpus")
+    list_select_related = ("corpus",)
     raw_id_fields = ("corpus",)
+    readonly_fields = ("id", "created", "updated")
 
 
 @admin.register(ImageServer)
-class ImageServerAdmin(admin.ModelAdmin):
+class ImageServerAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("display_name", "url", "version", "max_width", "max_height")
     list_filter = ("version",)
     search_fields = ("display_name", "url")
+    readonly_fields = ("id", "created", "updated")
+    # Server URLs typed without a scheme are read as HTTPS.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("path", "server", "width", "height", "status")
     list_filter = ("status", "server")
+    # No index answers a part of a path: such a search reads the images, an order of magnitude
+    # fewer than the elements; the list itself reads the (server, path) index.
     search_fields = ("path",)
+    search_help_text = "Part of the path, or the image's UUID."
+    list_select_related = ("server",)
     raw_id_fields = ("server",)
     readonly_fields = ("id", "created", "updated")
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 
@@ -94,10 +146,16 @@ class ElementPathInline(admin.TabularInline):
 
 
 @admin.register(Element)
-class ElementAdmin(admin.ModelAdmin):
+class ElementAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "type", "corpus", "created")
     list_filter = ("corpus", "type__slug")
-    search_fields = ("=id", "name")
+    # Names through the trigram index on UPPER(name); UUIDs exactly.
+    search_fields = ("name",)
+    search_help_text = "Part of the name, or the UUID of the element, its corpus, image or worker run."
+    id_search_fields = ("id", "corpus", "image", "worker_run")
+    # Read from the (corpus, name, id) index, with or without the corpus filter.
+    ordering = ("corpus_id", "name", "id")
+    sortable_by = ("name",)
     # An instance holds many worker runs: a select listing them all would be slow to render.
     raw_id_fields = ("corpus", "type", "creator", "worker_run")
     # A zone (image and polygon) is checked against the image by the API; it is shown here, not edited.
@@ -105,6 +163,7 @@ class ElementAdmin(admin.ModelAdmin):
     list_select_related = ("corpus", "type")
     inlines = (ElementPathInline,)
     # Counting every element of a large instance on each page load is not worth it.
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
     def save_model(self, request, obj, form, change):
@@ -125,29 +184,80 @@ class ElementAdmin(admin.ModelAdmin):
             services.element_delete(element_id=element_id)
 
 
+class PathLevelFilter(admin.SimpleListFilter):
+    title = "level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return (("top", "Top level"), ("child", "Under a parent"))
+
+    def queryset(self, request, queryset):
+        # `parent IS NULL` leads the (parent, ordering) index.
+        if self.value() == "top":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "child":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+@admin.register(ElementPath)
+class ElementPathAdmin(IdSearchMixin, admin.ModelAdmin):
+    """The materialised paths, to inspect the tree: only the services change them."""
+
+    list_display = ("id", "element", "parent", "ordering")
+    list_filter = (PathLevelFilter,)
+    search_help_text = "The UUID of an element: its paths and its children's paths."
+    id_search_fields = ("element", "parent")
+    list_select_related = ("element",)
+    fields = ("id", "element", "path", "parent", "ordering", "created", "updated")
+    readonly_fields = fields
+    ordering = ("id",)
+    sortable_by = ()
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Selection)
-class SelectionAdmin(admin.ModelAdmin):
+class SelectionAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("user", "element", "created")
-    search_fields = ("user__email", "=element__id")
+    search_fields = ("user__email",)
+    search_help_text = "Part of the user's email, or the UUID of a selected element."
+    id_search_fields = ("element",)
     raw_id_fields = ("user", "element")
     list_select_related = ("user", "element")
     readonly_fields = ("created",)
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 
-# Worker results. Result tables are large: every relation is a raw id, searches match ids exactly
-# or text by prefix, and lists do not count the whole table.
+# Worker results. Result tables are the largest: every relation is a raw id, searches match UUIDs
+# exactly (text is searched only where an index answers it), lists are in primary key order (the
+# models' `created` order has no index) and do not count the whole table.
 
 
-class ResultAdmin(admin.ModelAdmin):
+class ResultAdmin(IdSearchMixin, admin.ModelAdmin):
     readonly_fields = ("id", "created", "updated")
+    ordering = ("id",)
+    sortable_by = ()
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 
 @admin.register(Transcription)
 class TranscriptionAdmin(ResultAdmin):
     list_display = ("id", "element", "text", "confidence", "orientation", "worker_run")
-    search_fields = ("=id", "=element__id", "text")
+    list_filter = ("orientation", MADE_BY_A_PERSON)
+    search_help_text = "The UUID of the transcription, its element or its worker run."
+    id_search_fields = ("id", "element", "worker_run")
     raw_id_fields = ("element", "worker_run")
     list_select_related = ("element", "worker_run")
 
@@ -155,7 +265,9 @@ class TranscriptionAdmin(ResultAdmin):
 @admin.register(MLClass)
 class MLClassAdmin(ResultAdmin):
     list_display = ("name", "corpus")
-    search_fields = ("name", "=corpus__id")
+    search_fields = ("name",)
+    search_help_text = "Part of the name, or the UUID of the class or its corpus."
+    id_search_fields = ("id", "corpus")
     raw_id_fields = ("corpus",)
     list_select_related = ("corpus",)
 
@@ -163,8 +275,9 @@ class MLClassAdmin(ResultAdmin):
 @admin.register(Classification)
 class ClassificationAdmin(ResultAdmin):
     list_display = ("id", "element", "ml_class", "confidence", "state", "worker_run")
-    list_filter = ("state", "high_confidence")
-    search_fields = ("=id", "=element__id", "ml_class__name")
+    list_filter = ("state", "high_confidence", MADE_BY_A_PERSON)
+    search_help_text = "The UUID of the classification, its element, its class or its worker run."
+    id_search_fields = ("id", "element", "ml_class", "worker_run")
     raw_id_fields = ("element", "ml_class", "moderator", "worker_run")
     list_select_related = ("element", "ml_class", "worker_run")
 
@@ -172,8 +285,9 @@ class ClassificationAdmin(ResultAdmin):
 @admin.register(MetaData)
 class MetaDataAdmin(ResultAdmin):
     list_display = ("id", "element", "type", "name", "value", "worker_run")
-    list_filter = ("type",)
-    search_fields = ("=id", "=element__id", "name")
+    list_filter = ("type", MADE_BY_A_PERSON)
+    search_help_text = "The UUID of the metadata, its element, its entity or its worker run."
+    id_search_fields = ("id", "element", "entity", "worker_run")
     raw_id_fields = ("element", "entity", "worker_run")
     list_select_related = ("element", "worker_run")
 
@@ -181,7 +295,9 @@ class MetaDataAdmin(ResultAdmin):
 @admin.register(EntityType)
 class EntityTypeAdmin(ResultAdmin):
     list_display = ("name", "corpus", "color")
-    search_fields = ("name", "=corpus__id")
+    search_fields = ("name",)
+    search_help_text = "Part of the name, or the UUID of the type or its corpus."
+    id_search_fields = ("id", "corpus")
     raw_id_fields = ("corpus",)
     list_select_related = ("corpus",)
 
@@ -189,7 +305,11 @@ class EntityTypeAdmin(ResultAdmin):
 @admin.register(Entity)
 class EntityAdmin(ResultAdmin):
     list_display = ("id", "name", "type", "corpus", "worker_run")
-    search_fields = ("=id", "name", "=corpus__id")
+    list_filter = (MADE_BY_A_PERSON,)
+    # Names through the trigram index on UPPER(name), as ListCorpusEntities.
+    search_fields = ("name",)
+    search_help_text = "Part of the name, or the UUID of the entity, its corpus, its type or its worker run."
+    id_search_fields = ("id", "corpus", "type", "worker_run")
     raw_id_fields = ("corpus", "type", "worker_run")
     list_select_related = ("corpus", "type", "worker_run")
 
@@ -197,7 +317,9 @@ class EntityAdmin(ResultAdmin):
 @admin.register(TranscriptionEntity)
 class TranscriptionEntityAdmin(ResultAdmin):
     list_display = ("id", "transcription", "entity", "offset", "length", "worker_run")
-    search_fields = ("=id", "=transcription__id", "=entity__id")
+    list_filter = (MADE_BY_A_PERSON,)
+    search_help_text = "The UUID of the link, its transcription, its entity or its worker run."
+    id_search_fields = ("id", "transcription", "entity", "worker_run")
     raw_id_fields = ("transcription", "entity", "worker_run")
     list_select_related = ("transcription", "entity", "worker_run")
 
@@ -205,6 +327,11 @@ class TranscriptionEntityAdmin(ResultAdmin):
 @admin.register(Embedding)
 class EmbeddingAdmin(ResultAdmin):
     list_display = ("id", "element", "worker_run", "created")
-    search_fields = ("=id", "=element__id")
+    list_filter = (MADE_BY_A_PERSON,)
+    search_help_text = "The UUID of the embedding, its element or its worker run."
+    id_search_fields = ("id", "element", "worker_run")
     raw_id_fields = ("element", "worker_run")
     list_select_related = ("element", "worker_run")
+
+
+from documents import datafile_admin  # noqa: F401,E402

@@ -5,5 +5,6 @@ class DocumentsConfig(AppConfig):
     name = "documents"
 
     def ready(self):
-        # Registers what deleting a corpus or elements does to selections.
-        from documents import selection_services  # noqa: F401
+        # Register what deleting a corpus or elements does to selections and data files, and the
+        # `data_file` multipart uploads.
+        from documents import datafiles, selection_services  # noqa: F401

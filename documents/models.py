@@ -63,6 +63,9 @@ class ElementType(IndexableModel):
     display_name = models.CharField(max_length=250)
     folder = models.BooleanField(default=False)
     color = models.CharField(max_length=6, default="28b62c", help_text="Hexadecimal RGB colour, without `#`.")
+    indexable = models.BooleanField(
+        default=False, help_text="Whether the search engine indexes the elements of this type (in indexable corpora)."
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -412,3 +415,41 @@ class Embedding(IndexableModel):
 
     def __str__(self):
         return f"Embedding of {self.element_id}"
+
+
+# Data files: what a person uploads to a corpus for an import process to read (lists of IIIF images,
+# IIIF manifests). Their bytes live in the storage (`arkindex.storage`), never in the database.
+
+
+class DataFile(IndexableModel):
+    """
+    A file uploaded to a corpus, in parts, with the multipart operations: created `unchecked` with
+    its announced size, `checked` once the storage holds that many bytes (`error` when it holds
+    another size). Its content never changes afterwards: another content is another data file.
+    """
+
+    # Led by the corpus, the index below serves it.
+    corpus = models.ForeignKey(Corpus, related_name="data_files", on_delete=models.CASCADE, db_index=False)
+    name = models.CharField(max_length=100)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveBigIntegerField(help_text="Size in bytes: announced at creation, checked after the upload.")
+    hash = models.CharField(
+        max_length=32, blank=True, default="", help_text="MD5 of the content, in hexadecimal, once checked."
+    )
+    # The same states as an image's: the file is checked once found in the storage.
+    status = models.CharField(max_length=50, choices=ImageStatus.choices, default=ImageStatus.Unchecked)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="data_files", on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["corpus", "name", "id"], name="data_file_corpus_name")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def storage_key(self):
+        """Where the storage keeps the content."""
+        return f"data_files/{self.id}"

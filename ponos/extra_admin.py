@@ -1,20 +1,22 @@
 """
 Admin of farms, agents (with their GPUs) and secrets.
 
-Agents register and describe themselves: their hardware is shown, not edited; an administrator
-sets `stopped` to take one out of service. A secret's content is never displayed: its form has a
+Agents register and describe themselves: their hardware (GPUs included) is shown, not edited; an
+administrator sets `stopped` to take one out of service, and lists agents by hostname (seed 002),
+so that pings do not reorder them. A secret's content is never displayed: its form has a
 write-only field whose text is encrypted on save (see `ponos.secret_store`).
 """
 
 from django import forms
 from django.contrib import admin
 
+from arkindex.admin_tools import IdSearchMixin
 from ponos.models import GPU, Agent, Farm, Secret
 from ponos.secret_store import SecretDecryptionError, decrypt, encrypt, validate_name
 
 
 @admin.register(Farm)
-class FarmAdmin(admin.ModelAdmin):
+class FarmAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "created")
     search_fields = ("name",)
     readonly_fields = ("id", "created", "updated")
@@ -34,9 +36,9 @@ class GPUInline(admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("hostname", "pid", "farm", "executor", "concurrency", "cpu_cores", "last_ping", "stopped")
-    list_filter = ("farm", "executor")
+    list_filter = ("farm", "executor", ("stopped", admin.EmptyFieldListFilter))
     search_fields = ("hostname",)
     list_select_related = ("farm",)
     # Seed 002: by hostname, so that pings do not reorder the list.
@@ -72,6 +74,23 @@ class AgentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Agents register themselves when `manage.py ponos_agent` starts.
+        return False
+
+
+@admin.register(GPU)
+class GPUAdmin(admin.ModelAdmin):
+    list_display = ("name", "index", "agent", "ram_total")
+    list_filter = ("agent__farm",)
+    search_fields = ("id", "name", "agent__hostname")
+    list_select_related = ("agent",)
+    fields = ("id", "agent", "index", "name", "ram_total")
+    readonly_fields = fields
+    ordering = ("agent__hostname", "agent__pid", "index")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -17,7 +17,11 @@ The DAG of a workers process (DESIGN.md, "How a process runs"):
 one task per worker run and chunk; with `chunks > 1`, `<worker>_<n>` for n in 1…chunks, each chunk's
 task depending on the same chunk of its parent worker runs. A dataset process has no initialisation
 task and no elements list: its workers read their sets from the API. `depth` is the length of the
-longest chain of parents above a task.
+longest chain of parents above a task. A repository process has a single task, `import`
+(`build_repository_import_tasks`, started by `ponos.repository_services`), whose environment names
+the repository and the revision it imports. A file import (modes files and iiif) has a single
+task too, `import` (`build_files_import_tasks`), whose environment lists the data files it reads
+and where their pages go (`ponos.file_import`).
 
 Environment of a worker task (API.md §2.1): `ARKINDEX_PROCESS_ID`, `ARKINDEX_CORPUS_ID`,
 `ARKINDEX_WORKER_RUN_ID`, `ARKINDEX_TASK_CHUNK` (with chunks), and in workers mode, unless the
@@ -51,7 +55,9 @@ from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
 from arkindex.rq import enqueue_on_commit
+from documents.models import ElementType
 from ponos.models import FINAL_TASK_STATES, Farm, Task, TaskState
+from processes.file_imports import FILE_IMPORT_MODES, import_file_ids
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, process_state
 from processes.starting import order_worker_runs, start_errors, start_worker_runs
 from workers.models import FeatureUsage
@@ -59,6 +65,16 @@ from workers.models import FeatureUsage
 logger = logging.getLogger(__name__)
 
 INITIALISATION_SLUG = "initialisation"
+REPOSITORY_IMPORT_SLUG = "import"
+FILE_IMPORT_SLUG = "import"
+# Where the import task of a repository process finds what it imports.
+REPOSITORY_ENV = "ARKINDEX_REPOSITORY_ID"
+REVISION_ENV = "ARKINDEX_REPOSITORY_REVISION"
+# What the import task of a file import reads (`ponos.file_import`).
+IMPORT_FILES_ENV = "ARKINDEX_IMPORT_FILES"
+IMPORT_ELEMENT_TYPE_ENV = "ARKINDEX_IMPORT_ELEMENT_TYPE"
+IMPORT_FOLDER_ENV = "ARKINDEX_IMPORT_FOLDER_ID"
+IMPORT_FOLDER_TYPE_ENV = "ARKINDEX_IMPORT_FOLDER_TYPE"
 DEFAULT_FARM_NAME = "default"
 TaskParent = Task.parents.through
 
@@ -161,6 +177,60 @@ def build_process_tasks(process, worker_runs, *, run):
     return tasks, links
 
 
+def build_repository_import_tasks(process, *, repository, revision, run):
+    """
+    The unsaved single task of a run of a repository process, and its (no) parent links: it clones
+    `revision` of `repository` (its default branch when empty) and imports the workers that its
+    `.arkindex.yml` declares, through the API (`ponos.repository_import`). What it imports is in
+    its environment, which RetryProcess copies with it; credentials never are: the task asks the API.
+    """
+    task = Task(
+        process=process,
+        run=run,
+        slug=REPOSITORY_IMPORT_SLUG,
+        depth=0,
+        image=settings.PONOS_REPOSITORY_IMPORT_IMAGE,
+        command=settings.PONOS_REPOSITORY_IMPORT_COMMAND,
+        env={
+            "ARKINDEX_PROCESS_ID": str(process.id),
+            REPOSITORY_ENV: str(repository.id),
+            REVISION_ENV: revision or "",
+        },
+    )
+    return [task], []
+
+
+def build_files_import_tasks(process, *, run):
+    """
+    The unsaved single task of a run of a file import, and its (no) parent links: it reads the
+    data files of the process, in their order, and creates their pages (`ponos.file_import`).
+    What it imports is in its environment, which RetryProcess copies with it: the data files' IDs
+    (comma-separated), the slugs of the page type and of the new folders' type (empty: none), and
+    the folder receiving the pages (empty: none). It downloads the files through the signed URLs
+    that RetrieveDataFile gives it.
+    """
+    element_types = dict(
+        ElementType.objects.filter(pk__in=[process.element_type_id, process.folder_type_id]).values_list("id", "slug")
+    )
+    task = Task(
+        process=process,
+        run=run,
+        slug=FILE_IMPORT_SLUG,
+        depth=0,
+        image=settings.PONOS_FILE_IMPORT_IMAGE,
+        command=settings.PONOS_FILE_IMPORT_COMMAND,
+        env={
+            "ARKINDEX_PROCESS_ID": str(process.id),
+            "ARKINDEX_CORPUS_ID": str(process.corpus_id),
+            IMPORT_FILES_ENV: ",".join(str(file_id) for file_id in import_file_ids(process)),
+            IMPORT_ELEMENT_TYPE_ENV: element_types.get(process.element_type_id, ""),
+            IMPORT_FOLDER_TYPE_ENV: element_types.get(process.folder_type_id, ""),
+            IMPORT_FOLDER_ENV: str(process.element_id or ""),
+        },
+    )
+    return [task], []
+
+
 def save_tasks(tasks, links):
     """
     Insert tasks and their parent links: two statements whatever their number. Each task gets
@@ -213,7 +283,10 @@ def process_start(*, process, farm=None):
             update_fields.append("activity_state")
         process.save(update_fields=update_fields)
 
-        tasks, links = build_process_tasks(process, worker_runs, run=0)
+        if process.mode in FILE_IMPORT_MODES:
+            tasks, links = build_files_import_tasks(process, run=0)
+        else:
+            tasks, links = build_process_tasks(process, worker_runs, run=0)
         save_tasks(tasks, links)
         if activities:
             enqueue_initialise_activities(process, run=0)

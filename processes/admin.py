@@ -4,14 +4,16 @@ the filter on the process mode lists them, and each local process shows its owne
 
 Foreign keys are raw ids (a select would list every element, corpus or user of the instance), and
 deleting processes goes through the same service as DestroyProcess: checked, hidden at once and
-deleted by a background job, instead of Django's row-by-row cascade.
+deleted by a background job, instead of Django's row-by-row cascade. Worker activities, one per
+element and worker run of a process, are listed in primary key order and searched by exact UUIDs.
 """
 
 from django.contrib import admin, messages
 from rest_framework.exceptions import APIException
 
+from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin
 from processes import services
-from processes.models import Process, WorkerRun
+from processes.models import Process, WorkerActivity, WorkerRun
 
 
 class WorkerRunInline(admin.TabularInline):
@@ -27,12 +29,14 @@ class WorkerRunInline(admin.TabularInline):
 
 
 @admin.register(Process)
-class ProcessAdmin(admin.ModelAdmin):
+class ProcessAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("__str__", "mode", "state", "corpus", "creator", "farm", "created", "started", "finished")
     list_filter = ("mode", "farm", "activity_state", "use_gpu", "use_cache")
-    search_fields = ("name", "id", "creator__email", "corpus__name")
+    search_fields = ("name", "creator__email", "corpus__name")
+    search_help_text = "Part of the name, the creator's email or the corpus's name, or a UUID (process, corpus)."
+    id_search_fields = ("id", "corpus")
     list_select_related = ("corpus", "creator", "farm")
-    raw_id_fields = ("corpus", "creator", "element", "element_type", "template", "elements")
+    raw_id_fields = ("corpus", "creator", "element", "element_type", "folder_type", "template", "elements", "files")
     readonly_fields = ("id", "state", "created", "updated", "started", "finished")
     date_hierarchy = "created"
     inlines = (WorkerRunInline,)
@@ -80,10 +84,36 @@ class UserWorkerRunFilter(admin.SimpleListFilter):
 
 
 @admin.register(WorkerRun)
-class WorkerRunAdmin(admin.ModelAdmin):
+class WorkerRunAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("summary", "process", "created")
     list_filter = (UserWorkerRunFilter, "process__mode", "use_gpu")
-    search_fields = ("summary", "id", "process__id", "process__creator__email")
+    search_fields = ("summary", "process__creator__email")
+    search_help_text = "Part of the summary or of the process creator's email, or the UUID of the run or a relation."
+    id_search_fields = ("id", "process", "version", "model_version", "configuration")
     list_select_related = ("process",)
     raw_id_fields = ("process", "version", "model_version", "configuration")
     readonly_fields = ("id", "summary", "created", "updated")
+
+
+@admin.register(WorkerActivity)
+class WorkerActivityAdmin(IdSearchMixin, admin.ModelAdmin):
+    """
+    An administrator may put an activity back in the queue (state `queued`) or mark it; everything
+    else is what the activity initialisation and the workers wrote.
+    """
+
+    list_display = ("id", "element", "worker_run", "state", "started", "updated")
+    list_filter = ("state",)
+    search_help_text = "The UUID of a process, a worker run or an element."
+    id_search_fields = ("process", "worker_run", "element")
+    list_select_related = ("element", "worker_run")
+    raw_id_fields = ("process", "worker_run", "element")
+    fields = ("id", "process", "worker_run", "element", "state", "started", "created", "updated")
+    readonly_fields = ("id", "process", "worker_run", "element", "started", "created", "updated")
+    ordering = ("-id",)
+    sortable_by = ()
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False

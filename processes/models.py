@@ -28,6 +28,7 @@ class ProcessMode(models.TextChoices):
     Local = "local"
     Repository = "repository"
     Files = "files"
+    IIIF = "iiif", "IIIF"
     S3 = "s3"
     Export = "export"
 
@@ -128,6 +129,12 @@ class Process(IndexableModel):
     use_selection = models.BooleanField(default=False)
     # An explicit list of elements, instead of (not on top of) the other filters.
     elements = models.ManyToManyField("documents.Element", related_name="+", blank=True)
+    # File imports (modes files and iiif): the data files they read, and the type of the folder each
+    # file becomes; `element` is then the folder that receives them and `element_type` their pages'.
+    files = models.ManyToManyField("documents.DataFile", related_name="processes", blank=True)
+    folder_type = models.ForeignKey(
+        "documents.ElementType", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     farm = models.ForeignKey("ponos.Farm", null=True, blank=True, related_name="processes", on_delete=models.SET_NULL)
 
     template = models.ForeignKey("self", null=True, blank=True, related_name="applications", on_delete=models.SET_NULL)

@@ -330,6 +330,9 @@ def _configuration_errors(mode, configuration):
         "use_selection": configuration["use_selection"],
         "element_ids": bool(configuration["element_ids"]),
     }
+    if mode in (ProcessMode.Files, ProcessMode.IIIF):
+        # A file import's folder and page type say where its pages go: they filter nothing.
+        del filters["element_id"], filters["element_type"]
     if mode != ProcessMode.Workers:
         reason = {
             ProcessMode.Dataset: "a dataset process runs on the sets of its datasets",

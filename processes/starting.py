@@ -11,14 +11,16 @@ Starting itself (the tasks, the scheduler) belongs to `ponos.services`, which ca
 this app never imports the scheduler.
 """
 
+from processes.file_imports import FILE_IMPORT_MODES, file_import_errors
 from processes.models import ProcessMode, WorkerRun
 from processes.services import process_elements
 from workers.configuration import missing_required_fields
 from workers.models import FeatureUsage, ModelVersionState, WorkerVersionState
 
 # Modes that StartProcess accepts; the others are started by their own machinery (repository
-# imports, exports) or never (templates, users' local processes).
-STARTABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset)
+# imports, exports) or never (templates, users' local processes). File imports are started as soon
+# as they are created (CreateFilesProcess), with the same checks.
+STARTABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, *FILE_IMPORT_MODES)
 
 # Extension point for dataset processes: the datasets app (below this one) registers here, from its
 # AppConfig.ready(), the checks it owns, such as "a dataset process needs at least one set". Each
@@ -108,7 +110,9 @@ def start_errors(process, worker_runs=None):
     """
     Every reason why `process` cannot start, as the body of a 400 (`{}` when it can):
 
-    - `mode`, `corpus`: a process of another mode than workers or dataset, or without a corpus;
+    - `mode`, `corpus`: a process of another mode than workers, dataset or a file import, or
+      without a corpus;
+    - for a file import, what `processes.file_imports.file_import_errors` says, and nothing else;
     - `worker_runs`: a list when the process has none, else `{worker run id: [messages]}` (see
       `worker_run_errors`; plus parents that are unknown or form a cycle);
     - `elements`: a workers process whose element filters select nothing;
@@ -118,10 +122,14 @@ def start_errors(process, worker_runs=None):
     """
     if process.mode not in STARTABLE_MODES:
         return {
+            # File imports start as they are created: people start workers and dataset processes.
             "mode": [f"A process of mode {process.mode} cannot be started: only workers and dataset processes can."]
         }
     if process.corpus_id is None:
         return {"corpus": ["The process has no corpus: it cannot be started."]}
+    if process.mode in FILE_IMPORT_MODES:
+        # A file import runs no worker: its single task is the import itself.
+        return file_import_errors(process)
 
     errors = {}
     worker_runs = start_worker_runs(process) if worker_runs is None else worker_runs

@@ -2,12 +2,15 @@
 Admin of worker types, workers, worker versions and worker configurations.
 
 Instance administrators un-archive configurations here (the API lets them too); archiving and
-un-archiving go through the service so that both places apply the same change.
+un-archiving go through the service so that both places apply the same change. A worker
+published from CI gains a version per commit: its page links to its versions instead of listing
+them.
 """
 
 from django.contrib import admin, messages
 from django.db import models
 
+from arkindex.admin_tools import IdSearchMixin, related_link
 from workers import services
 from workers.models import Worker, WorkerConfiguration, WorkerType, WorkerVersion
 
@@ -16,53 +19,51 @@ URL_FIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WorkerType)
-class WorkerTypeAdmin(admin.ModelAdmin):
+class WorkerTypeAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("slug", "display_name", "created")
     search_fields = ("slug", "display_name")
     readonly_fields = ("id", "created", "updated")
 
 
-class WorkerVersionInline(admin.TabularInline):
-    model = WorkerVersion
-    fields = ("version", "state", "tag", "branch", "docker_image_iid", "created")
-    readonly_fields = fields
-    show_change_link = True
-    extra = 0
-    can_delete = False
-    ordering = ("-version",)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Worker)
-class WorkerAdmin(admin.ModelAdmin):
+class WorkerAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "type", "repository_url", "public", "archived", "created")
-    list_filter = ("type", "public")
+    list_filter = ("type", "public", ("archived", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug", "repository_url")
+    search_help_text = "Part of the name, slug or repository URL, or the worker's UUID."
     list_select_related = ("type",)
     raw_id_fields = ("creator",)
-    readonly_fields = ("id", "created", "updated")
-    inlines = (WorkerVersionInline,)
+    readonly_fields = ("id", "versions", "created", "updated")
     formfield_overrides = URL_FIELD_OVERRIDES
+
+    @admin.display(description="versions")
+    def versions(self, worker):
+        if worker.pk is None:
+            return "-"
+        return related_link(WorkerVersion, worker.versions.count(), worker=worker.pk)
 
 
 @admin.register(WorkerVersion)
-class WorkerVersionAdmin(admin.ModelAdmin):
+class WorkerVersionAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("__str__", "worker", "version", "state", "tag", "branch", "gpu_usage", "model_usage", "created")
     list_filter = ("state", "gpu_usage", "model_usage")
     search_fields = ("worker__name", "worker__slug", "revision_url", "tag", "branch", "docker_image_iid")
+    search_help_text = "Part of the worker's name or slug, revision URL, tag, branch or image, or a UUID."
+    id_search_fields = ("id", "worker")
     list_select_related = ("worker",)
     raw_id_fields = ("worker",)
     readonly_fields = ("id", "version", "created", "updated")
     formfield_overrides = URL_FIELD_OVERRIDES
+    show_full_result_count = False
 
 
 @admin.register(WorkerConfiguration)
-class WorkerConfigurationAdmin(admin.ModelAdmin):
+class WorkerConfigurationAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "worker", "archived", "created")
     list_filter = ("archived",)
     search_fields = ("name", "worker__name", "worker__slug")
+    search_help_text = "Part of the name or of the worker's name or slug, or the UUID of the configuration or worker."
+    id_search_fields = ("id", "worker")
     list_select_related = ("worker",)
     raw_id_fields = ("worker",)
     # Values are what results were produced with: they never change once saved.
@@ -90,4 +91,4 @@ class WorkerConfigurationAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} configuration(s) un-archived.", messages.SUCCESS)
 
 
-from workers import model_admin  # noqa: F401,E402
+from workers import model_admin, repository_admin  # noqa: F401,E402

@@ -9,6 +9,7 @@ hashes are those the API checked.
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from arkindex.admin_tools import IdSearchMixin
 from workers.models import Model, ModelVersion, ModelVersionState
 
 
@@ -26,10 +27,11 @@ class ModelVersionInline(admin.TabularInline):
 
 
 @admin.register(Model)
-class ModelAdmin(admin.ModelAdmin):
+class ModelAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("name", "public", "archived", "creator", "created")
     list_filter = ("public", ("archived", admin.EmptyFieldListFilter))
     search_fields = ("name", "description")
+    list_select_related = ("creator",)
     readonly_fields = ("id", "created", "updated")
     raw_id_fields = ("creator",)
     fields = ("id", "name", "description", "public", "archived", "creator", "created", "updated")
@@ -48,10 +50,12 @@ class ModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(IdSearchMixin, admin.ModelAdmin):
     list_display = ("__str__", "model", "tag", "state", "size", "created")
     list_filter = ("state",)
     search_fields = ("model__name", "tag", "description")
+    search_help_text = "Part of the model's name, the tag or the description, or the UUID of the version or model."
+    id_search_fields = ("id", "model")
     list_select_related = ("model",)
     raw_id_fields = ("model", "parent", "creator")
     # The state follows the archive's upload through the API, which checks the archive.

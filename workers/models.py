@@ -2,11 +2,11 @@
 Workers, their versions and configurations, and the models and model versions they use.
 
 A worker is either local (no repository: created by a user for scripts run outside a process) or
-comes from a Git repository. Its versions are numbered per worker. A version's `configuration`
-holds what the worker declared: `docker` (command, shm_size), the user configuration fields that a
-person may set, and static defaults. A worker configuration is a named set of values for those
-fields, unique per worker by content. Models are trained artefacts whose versions are archives in
-the file storage.
+comes from a Git repository (a `Repository` when repository processes import it). Its versions
+are numbered per worker. A version's `configuration` holds what the worker declared: `docker`
+(command, shm_size), the user configuration fields that a person may set, and static defaults. A
+worker configuration is a named set of values for those fields, unique per worker by content.
+Models are trained artefacts whose versions are archives in the file storage.
 
 Nothing here may be deleted while worker runs or results use it: foreign keys from the processes
 and documents apps protect them, and the API turns the refusal into a 409.
@@ -62,6 +62,34 @@ class Worker(IndexableModel):
     @property
     def is_local(self):
         return self.repository_url is None
+
+
+class Repository(IndexableModel):
+    """
+    A Git repository whose `.arkindex.yml` declares workers, imported by repository processes (one
+    revision each, see `workers.repositories`). Its workers are those whose `repository_url` is its
+    URL. Credentials for an HTTP(S) clone (a username and a password or access token) are sealed
+    at rest (`workers.repositories.seal_credentials`): only the import task of a repository process
+    reads them, through the API, and no response, log or admin page shows them.
+    """
+
+    url = models.CharField(max_length=200, unique=True)
+    credentials_nonce = models.BinaryField(max_length=16, null=True, blank=True, editable=False)
+    credentials = models.BinaryField(null=True, blank=True, editable=False)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="repositories", on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["url"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self):
+        return self.url
+
+    @property
+    def has_credentials(self):
+        return self.credentials is not None
 
 
 class WorkerVersionState(models.TextChoices):

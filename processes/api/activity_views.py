@@ -7,7 +7,8 @@ The rules and the SQL are in `processes.activities`; views resolve who calls (a 
 `Ponos` token, or a person with their level on the process's corpus) and translate refusals.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -92,6 +93,18 @@ class UpdateWorkerActivity(GenericAPIView):
 
     @extend_schema(
         operation_id="UpdateWorkerActivity",
+        # Not the whole operation: the worker run form is current, and the clients would warn on every call.
+        parameters=[
+            OpenApiParameter(
+                "id",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description=(
+                    "The worker run (ARKINDEX_WORKER_RUN_ID). Deprecated: the id of a worker version, "
+                    "accepted only while that version appears once in the process."
+                ),
+            )
+        ],
         request=UpdateWorkerActivitySerializer,
         responses={200: OpenApiResponse(description="The activity changed state (empty body).")},
         description=(

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from workers.api.repository_views import RepositoryDetail, RepositoryList
 from workers.api.views import (
     WorkerConfigurationDetail,
     WorkerConfigurationList,
@@ -24,4 +25,6 @@ urlpatterns = [
         WorkerConfigurationDetail.as_view(),
         name="worker-configuration-detail",
     ),
+    path("process/repos/", RepositoryList.as_view(), name="repository-list"),
+    path("process/repos/<uuid:pk>/", RepositoryDetail.as_view(), name="repository-detail"),
 ]
