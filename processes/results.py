@@ -10,19 +10,18 @@ statements. Results of the other worker runs, and those made by hand, stay.
 import logging
 from dataclasses import asdict, dataclass
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
 from arkindex.rq import enqueue_on_commit
 from documents.models import Element, Selection
+from documents.provenance import ProvenanceFilter
 from documents.result_services import worker_results_delete as delete_results
-from processes.models import FINAL_PROCESS_STATES, Process, ProcessMode, WorkerRun
+from processes.models import FINAL_PROCESS_STATES, ProcessMode, WorkerRun
 from workers.models import ModelVersion, WorkerConfiguration, WorkerVersion
 
 logger = logging.getLogger(__name__)
-
-RUNS = WorkerRun._meta.db_table
-PROCESSES = Process._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -34,47 +33,32 @@ class ResultFilters:
     model_version_id: str | bool | None = None
     configuration_id: str | bool | None = None
 
+    def runs(self, corpus_id):
+        """
+        The matching runs that can have results on the corpus: those of its processes and users'
+        worker runs, which sign anywhere. Runs are picked like the provenance filters of the lists.
+        """
+        provenance = ProvenanceFilter(
+            worker_version=self.worker_version_id,
+            model_version=self.model_version_id,
+            configuration=self.configuration_id,
+        )
+        queryset = WorkerRun.objects.filter(
+            Q(process__corpus_id=corpus_id) | Q(process__mode=ProcessMode.Local), **provenance.run_conditions()
+        )
+        if self.worker_run_id:
+            queryset = queryset.filter(id=self.worker_run_id)
+        return queryset
+
     def runs_sql(self, corpus_id):
         """
-        SQL selecting the matching runs that can have results on the corpus (those of its processes,
-        which are `bound` to it, and users' worker runs, which sign anywhere), with its parameters.
+        The same runs as SQL with its parameters, each with `bound`: whether it belongs to a process of
+        this corpus, so that its results can only be here.
         """
-        conditions = ["(process.corpus_id = %(corpus)s::uuid OR process.mode = %(local)s)"]
-        params = {"corpus": str(corpus_id), "local": ProcessMode.Local.value}
-        for column, value in (
-            ("id", self.worker_run_id),
-            ("version_id", self.worker_version_id),
-            ("model_version_id", self.model_version_id),
-            ("configuration_id", self.configuration_id),
-        ):
-            if value is False:
-                conditions.append(f"run.{column} IS NULL")
-            elif value is not None:
-                conditions.append(f"run.{column} = %({column})s::uuid")
-                params[column] = str(value)
-        sql = f"""
-            SELECT run.id, (process.corpus_id = %(corpus)s::uuid AND process.mode <> %(local)s) AS bound
-            FROM {RUNS} AS run JOIN {PROCESSES} AS process ON process.id = run.process_id
-            WHERE {" AND ".join(conditions)}
-        """
-        return sql, params
-
-    def runs(self, corpus_id):
-        """The same runs, as a queryset."""
-        queryset = WorkerRun.objects.filter(process__corpus_id=corpus_id) | WorkerRun.objects.filter(
-            process__mode=ProcessMode.Local
+        bound = ExpressionWrapper(
+            Q(process__corpus_id=corpus_id) & ~Q(process__mode=ProcessMode.Local), output_field=BooleanField()
         )
-        for field, value in (
-            ("id", self.worker_run_id),
-            ("version_id", self.worker_version_id),
-            ("model_version_id", self.model_version_id),
-            ("configuration_id", self.configuration_id),
-        ):
-            if value is False:
-                queryset = queryset.filter(**{f"{field}__isnull": True})
-            elif value is not None:
-                queryset = queryset.filter(**{field: value})
-        return queryset
+        return self.runs(corpus_id).annotate(bound=bound).order_by().values("id", "bound").query.sql_with_params()
 
 
 def check_filters(*, corpus, filters, element_id=None, use_selection=False, user=None):
