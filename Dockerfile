@@ -1,4 +1,4 @@
-# The server's image: the API (gunicorn), the background job workers (rqworker) and the agents
+# The server's image: the API (granian), the background job workers (rqworker) and the agents
 # (ponos_agent) all run from it, with different commands; see docker-compose.yml.
 FROM python:3.11-slim
 
@@ -30,4 +30,7 @@ USER arkindex
 VOLUME /data/media
 EXPOSE 8000
 
-CMD ["gunicorn", "arkindex.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# Four threads per worker: granian's default would be 128 each, every one of them keeping a
+# database connection of its own.
+CMD ["granian", "--interface", "wsgi", "arkindex.wsgi:application", "--no-ws", "--host", "0.0.0.0", "--port", "8000", \
+     "--workers", "4", "--blocking-threads", "4", "--respawn-failed-workers", "--access-log"]

@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests."""
 
+import os
+
 import django_rq
 import pytest
 from rest_framework.test import APIClient
@@ -8,6 +10,25 @@ from arkindex.rq import QUEUES
 
 # Agents, job workers and the live API as separate processes, for the tests that run processes.
 pytest_plugins = ["ponos.tests.running"]
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """
+    pytest-django's live server, serving the application as `arkindex.wsgi` does: behind the
+    activity fast path, so that the clients and workers of end-to-end tests go through it.
+    """
+    from pytest_django.live_server_helper import LiveServer
+
+    from ponos.activity_fast_path import with_fast_paths
+
+    address = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(address, start=False)
+    static_handler = server.thread.static_handler
+    server.thread.static_handler = lambda application: with_fast_paths(static_handler(application))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

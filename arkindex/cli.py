@@ -4,7 +4,7 @@
 `arkindex-server quickstart` runs a complete server from a data folder on a machine that has
 nothing but Python: it starts the embedded PostgreSQL and Redis (unless `DATABASE_URL` /
 `REDIS_URL` name real servers), applies the migrations, makes sure an administrator exists, then
-runs the API under gunicorn and the background job worker as supervised child processes until
+runs the API under granian and the background job worker as supervised child processes until
 Ctrl-C. Any other subcommand is a management command (`arkindex-server migrate`, `rqworker`…).
 
 The quickstart's development defaults (DEBUG, a secret key generated once and kept in the data
@@ -105,7 +105,7 @@ def _die_with_parent():
 class Supervisor:
     """
     Runs processes until a stop is asked (SIGINT, SIGTERM, SIGHUP) or one of them exits on its own.
-    A stop sends SIGTERM to each process (gunicorn and RQ both finish their current work on it),
+    A stop sends SIGTERM to each process (granian and RQ both finish their current work on it),
     waits up to `stop_timeout` seconds, then kills what is left; a second Ctrl-C kills at once.
     """
 
@@ -163,7 +163,7 @@ class Supervisor:
                 break
             time.sleep(0.1)
         for process in self.processes:
-            # Also whatever the process started (gunicorn workers, RQ work horses) and left behind.
+            # Also whatever the process started (granian workers, RQ work horses) and left behind.
             process.signal(signal.SIGKILL, group=True)
             if process.popen is not None:
                 process.popen.wait()
@@ -275,18 +275,19 @@ def prepare(data_dir, admin_email):
     return credentials
 
 
-def quickstart_processes(host, port, workers):
+def quickstart_processes(host, port, workers, threads=4):
     """The supervised processes. Add a process here to have it started, watched and stopped with the rest."""
     from arkindex.rq import QUEUES
 
     python = sys.executable
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return [
         ManagedProcess(
-            "API (gunicorn)",
-            [python, "-m", "gunicorn", "arkindex.wsgi", "--bind", bind, "--workers", str(workers)]
-            # No control socket: its default path is per user, and would clash between two quickstarts.
-            + ["--graceful-timeout", "5", "--no-control-socket"],
+            "API (granian)",
+            [python, "-m", "granian", "--interface", "wsgi", "arkindex.wsgi:application", "--no-ws"]
+            + ["--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads)]
+            # A worker that dies is replaced rather than ending the whole quickstart (granian still exits
+            # on a crash loop); a stop lets requests finish for 5 seconds, well within the supervisor's.
+            + ["--respawn-failed-workers", "--workers-kill-timeout", "5"],
         ),
         ManagedProcess("job worker (rqworker)", [python, "-m", "arkindex.cli", "rqworker", *QUEUES]),
         ManagedProcess("task scheduler (ponos_scheduler)", [python, "-m", "arkindex.cli", "ponos_scheduler"]),
@@ -295,7 +296,7 @@ def quickstart_processes(host, port, workers):
 
 
 def check_port_free(host, port):
-    """Fail before starting anything rather than after gunicorn's bind retries."""
+    """Fail before starting anything rather than after the migrations, when the API cannot listen."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -356,10 +357,15 @@ def quickstart(argv):
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default: 2)")
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes (default: 2)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads serving requests in each API worker (default: 4)"
+    )
     options = parser.parse_args(argv)
     if options.workers < 1:
         parser.error("--workers must be at least 1")
+    if options.threads < 1:
+        parser.error("--threads must be at least 1")
 
     from arkindex.embedded import EmbeddedServices
 
@@ -376,7 +382,7 @@ def quickstart(argv):
         with EmbeddedServices(data_dir) as services:
             apply_defaults(os.environ, data_dir, options.host, options.port)
             credentials = prepare(data_dir, os.environ.get("ARKINDEX_ADMIN_EMAIL", "admin@localhost"))
-            supervisor = Supervisor(quickstart_processes(options.host, options.port, options.workers))
+            supervisor = Supervisor(quickstart_processes(options.host, options.port, options.workers, options.threads))
             code = supervisor.run(
                 ready_check=health_check(probe_url(options.host, options.port)),
                 on_ready=lambda: banner(data_dir, credentials, services.embedded_variables),

@@ -9,7 +9,7 @@ twice over the same files.
 
 Only the services whose URL is not already in the environment are started, and their URLs are
 exported into `os.environ` before the Django settings load, so that every process started afterwards
-(gunicorn, RQ workers) inherits them.
+(granian, RQ workers) inherits them.
 """
 
 import logging

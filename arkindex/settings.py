@@ -61,7 +61,10 @@ CORS_URLS_REGEX = r"^/api/.*$"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/arkindex"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Connections outlive requests (checked before reuse): opening one costs more than most
+        # requests, and the statements tasks run on every element are prepared once per connection.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -286,6 +289,10 @@ IIIF_INFO_TIMEOUT = env_int("IIIF_INFO_TIMEOUT", 15)
 # Whether repositories may be `file://` URLs, folders on the agents' hosts: for development and tests only.
 REPOSITORIES_ALLOW_FILE_URLS = env_bool("REPOSITORIES_ALLOW_FILE_URLS", False)
 # URL of this API as the tasks reach it (from inside a container, the host's address may differ).
+# Successful StartWorkerActivity and UpdateWorkerActivity calls of tasks answered in front of Django
+# (see ponos.activity_fast_path); everything else, errors included, is Django's either way.
+ACTIVITY_FAST_PATH = env_bool("ACTIVITY_FAST_PATH", True)
+
 PONOS_API_URL = os.environ.get("PONOS_API_URL", PUBLIC_URL).rstrip("/")
 # Where agents create the data folders of the tasks they run.
 PONOS_DATA_DIR = os.environ.get("PONOS_DATA_DIR") or None

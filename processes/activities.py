@@ -146,46 +146,65 @@ def _process_activity_state(cursor, process_id):
     return row[0] if row else None
 
 
+def start_sql(runs):
+    """
+    The statement handing out the next queued element of the worker run that the SQL `runs`
+    selects (nothing when it selects no row), marked started, as `(id, type_id, name)`. One
+    statement: the queued row is locked, skipped by the other tasks, updated and joined to its
+    element at once. The queue is served in insertion order (the bigint id), read from the partial
+    `activity_queue` index (worker run, id) of queued rows. The run is compared with `= ANY(…)` and
+    the order names both columns so that the primary key cannot serve the order: with `=`,
+    PostgreSQL would often walk the primary key, reading every activity already handed out (of
+    this run and of older processes) on each call.
+    """
+    return f"""
+        WITH taken AS (
+            UPDATE {ACTIVITIES} SET state = '{WorkerActivityState.Started}', started = now(), updated = now()
+            WHERE id = (
+                SELECT activity.id FROM {ACTIVITIES} AS activity
+                WHERE activity.worker_run_id = ANY(ARRAY({runs}))
+                AND activity.state = '{WorkerActivityState.Queued}'
+                ORDER BY activity.worker_run_id, activity.id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING element_id
+        )
+        SELECT element.id, element.type_id, element.name
+        FROM taken JOIN {Element._meta.db_table} AS element ON element.id = taken.element_id
+    """
+
+
+def update_sql(run):
+    """
+    The guarded UPDATE moving the activity of the worker run that the SQL `run` selects (nothing
+    when it selects no row) on `%(element)s` to `%(state)s`, if it is in one of the states
+    `%(allowed)s` (see TRANSITIONS); `started` also records when.
+    """
+    return f"""
+        UPDATE {ACTIVITIES}
+        SET state = %(state)s::varchar, updated = now(),
+            started = CASE WHEN %(state)s::varchar = '{WorkerActivityState.Started}' THEN now() ELSE started END
+        WHERE worker_run_id = ({run}) AND element_id = %(element)s::uuid AND state = ANY(%(allowed)s::varchar[])
+    """
+
+
+# The worker run of the API's calls, once their caller is known: the run itself when its process
+# tracks activities and they are ready.
+READY_RUN_SQL = f"""
+    SELECT %(run)s::uuid FROM {PROCESSES} WHERE id = %(process)s::uuid AND activity_state = '{ActivityState.Ready}'
+"""
+
+
 def start_activity(*, process_id, worker_run_id):
     """
     Hand the next queued element of a worker run to a task, marked started, as `(id, type_id,
-    name)`; None when the queue is empty. One statement: the queued row is locked, skipped by
-    the other tasks, updated and joined to its element at once. The queue is served in insertion
-    order (the bigint id), read from the partial `activity_queue` index (worker run, id) of queued
-    rows. The run is compared with `= ANY(…)` and the order names both columns so that the primary
-    key cannot serve the order: with `=`, PostgreSQL would often walk the primary key, reading every
-    activity already handed out (of this run and of older processes) on each call. Raises
-    ActivityError(400) when the process does not track activities, or not yet (only checked once
-    the statement found nothing, to keep the hot path to one query).
+    name)` (see `start_sql`); None when the queue is empty. Raises ActivityError(400) when the
+    process does not track activities, or not yet (only checked once the statement found nothing,
+    to keep the hot path to one query).
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH taken AS (
-                UPDATE {ACTIVITIES} SET state = %(started)s, started = now(), updated = now()
-                WHERE id = (
-                    SELECT activity.id FROM {ACTIVITIES} AS activity
-                    WHERE activity.worker_run_id = ANY(ARRAY[%(run)s]::uuid[]) AND activity.state = %(queued)s
-                    AND EXISTS (
-                        SELECT 1 FROM {PROCESSES} WHERE id = %(process)s AND activity_state = %(ready)s
-                    )
-                    ORDER BY activity.worker_run_id, activity.id
-                    LIMIT 1
-                    FOR UPDATE SKIP LOCKED
-                )
-                RETURNING element_id
-            )
-            SELECT element.id, element.type_id, element.name
-            FROM taken JOIN {Element._meta.db_table} AS element ON element.id = taken.element_id
-            """,
-            {
-                "started": WorkerActivityState.Started,
-                "queued": WorkerActivityState.Queued,
-                "run": str(worker_run_id),
-                "process": str(process_id),
-                "ready": ActivityState.Ready,
-            },
-        )
+        cursor.execute(start_sql(READY_RUN_SQL), {"run": str(worker_run_id), "process": str(process_id)})
         row = cursor.fetchone()
         if row is not None:
             return row
@@ -227,6 +246,14 @@ def find_reporting_run(*, run_or_version_id, process_id):
     return candidates[0]
 
 
+def update_values(*, element_id, state):
+    """The values of `update_sql` besides its run: None when nothing may move to `state`."""
+    allowed = TRANSITIONS.get(state)
+    if allowed is None:
+        return None
+    return {"element": str(element_id), "state": state, "allowed": list(allowed)}
+
+
 def update_activity(*, run_id, process, element_id, state):
     """
     Move the activity of worker run `run_id` (of `process`) on `element_id` to `state` if its current
@@ -236,25 +263,11 @@ def update_activity(*, run_id, process, element_id, state):
     """
     if process.activity_state != ActivityState.Ready:
         raise ActivityError(400, _not_ready_message(process.activity_state))
-    allowed = TRANSITIONS.get(state)
-    if allowed is None:
+    values = update_values(element_id=element_id, state=state)
+    if values is None:
         raise ActivityError(400, f"An activity cannot be set back to {state}.", field="state")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {ACTIVITIES}
-            SET state = %(state)s, updated = now(),
-                started = CASE WHEN %(state)s = %(started)s THEN now() ELSE started END
-            WHERE worker_run_id = %(run)s AND element_id = %(element)s AND state = ANY(%(allowed)s)
-            """,
-            {
-                "state": state,
-                "started": WorkerActivityState.Started,
-                "run": str(run_id),
-                "element": str(element_id),
-                "allowed": list(allowed),
-            },
-        )
+        cursor.execute(update_sql("SELECT %(run)s::uuid"), {**values, "run": str(run_id)})
         if cursor.rowcount:
             return
         cursor.execute(

@@ -1,6 +1,6 @@
 """
 Helpers of the operations tests, which run the server the way an operator does: as separate
-processes (gunicorn, the CLI, `manage.py` commands) given their configuration through the
+processes (granian, the CLI, `manage.py` commands) given their configuration through the
 environment only.
 """
 

@@ -5,6 +5,7 @@ app of the project.
 """
 
 import importlib.util
+import json
 import re
 import shlex
 import tomllib
@@ -59,12 +60,22 @@ def test_server_services_share_the_configuration(compose):
         assert "media:/data/media" in service["volumes"]
 
 
-def test_api_migrates_then_serves_with_gunicorn(compose):
+def granian_target(words):
+    """The application a granian command line serves, as `(module, attribute)`."""
+    granian = words[words.index("granian") + 1 :]
+    assert granian[granian.index("--interface") + 1] == "wsgi"
+    targets = [word for word in granian if ":" in word and not word.startswith("-")]
+    assert len(targets) == 1, granian
+    return targets[0].split(":")
+
+
+def test_api_migrates_then_serves_with_granian(compose):
     api = compose["services"]["api"]
     words = command_words(api)
     assert management_commands(words) == ["migrate"]
-    gunicorn = words[words.index("gunicorn") + 1 :]
-    assert importlib.util.find_spec(gunicorn[0]) is not None, f"no module {gunicorn[0]}"
+    module, attribute = granian_target(words)
+    assert importlib.util.find_spec(module) is not None, f"no module {module}"
+    assert (module, attribute) == ("arkindex.wsgi", "application")
     assert re.search(r"api/v1/health/", " ".join(api["healthcheck"]["test"]))
     assert api["depends_on"] == {
         "db": {"condition": "service_healthy"},
@@ -100,3 +111,15 @@ def test_dockerfile_installs_every_app():
     assert "collectstatic --noinput" in dockerfile
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".venv-clients", "data"} <= set(ignored)
+
+
+def test_image_and_compose_serve_the_api_alike(compose):
+    """Whether started by compose or by `docker run`, the API is the same application on port 8000."""
+    cmd = re.search(r"^CMD (\[.*?\])$", (REPO_ROOT / "Dockerfile").read_text(), re.M | re.S)
+    image = json.loads(cmd[1].replace("\\\n", ""))
+    served = command_words(compose["services"]["api"])
+    served = served[served.index("granian") :]
+    assert granian_target(image) == granian_target(served)
+    for words in (image, served):
+        assert words[words.index("--host") + 1 :][:3] == ["0.0.0.0", "--port", "8000"], words
+        assert {"--access-log", "--blocking-threads"} <= set(words), words

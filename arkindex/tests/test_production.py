@@ -1,6 +1,6 @@
 """
 Production settings and entry points, run as an operator runs them: `check --deploy`, the refusal
-of the default secret key, `createsuperuser --noinput` from two variables, and gunicorn serving the
+of the default secret key, `createsuperuser --noinput` from two variables, and granian serving the
 API from `arkindex.wsgi`.
 """
 
@@ -92,10 +92,10 @@ def test_createsuperuser_noinput_needs_the_email(db, monkeypatch):
     assert not get_user_model().objects.exists()
 
 
-def test_gunicorn_serves_the_api(test_database_url, test_redis_url, make_user, tmp_path):
-    token = Token.objects.create(user=make_user("gunicorn@example.com"), name="gunicorn")
+def test_granian_serves_the_api(test_database_url, test_redis_url, make_user, tmp_path):
+    token = Token.objects.create(user=make_user("granian@example.com"), name="granian")
     port = free_port()
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "granian.log"
     env = child_env(
         **production_env(
             DATABASE_URL=test_database_url,
@@ -107,8 +107,8 @@ def test_gunicorn_serves_the_api(test_database_url, test_redis_url, make_user, t
     )
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "arkindex.wsgi", "--bind", f"127.0.0.1:{port}"]
-            + ["--workers", "1", "--no-control-socket"],
+            [sys.executable, "-m", "granian", "--interface", "wsgi", "arkindex.wsgi:application", "--no-ws"]
+            + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "2"],
             env=env,
             cwd=REPO_ROOT,
             stdout=output,
@@ -119,7 +119,7 @@ def test_gunicorn_serves_the_api(test_database_url, test_redis_url, make_user, t
 
         def healthy():
             if process.poll() is not None:
-                pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
+                pytest.fail(f"granian exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
             try:
                 return http("GET", f"{base}/api/v1/health/", timeout=2)
             except OSError:
@@ -128,9 +128,10 @@ def test_gunicorn_serves_the_api(test_database_url, test_redis_url, make_user, t
         status, body = wait_for(healthy, 30, log.read_text)
         assert (status, body) == (200, {"database": "ok", "redis": "ok"})
 
-        # What the test committed is what gunicorn's workers read.
+        # What the test committed is what granian's workers read.
         status, body = http("GET", f"{base}/api/v1/user/", token=token.key)
-        assert (status, body["email"]) == (200, "gunicorn@example.com")
+        assert (status, body["email"]) == (200, "granian@example.com")
     finally:
-        # SIGTERM is the graceful stop gunicorn gets from any process manager.
+        # SIGTERM is the graceful stop any process manager sends; granian ends it with 0.
         assert stop_process(process, signal.SIGTERM) == 0, log.read_text()
+    assert "Granian shutdown completed" in log.read_text()
