@@ -7,9 +7,9 @@ A `Statement` is written once with named placeholders (`%(token)s`) and runs thr
 (`PREPARE name AS … $1 …` on the connection's first use, then `EXECUTE name(…)`), as plain SQL
 where preparing does not pay or cannot work, and as a pgbench script (`:token`) in the benchmarks.
 Plain SQL is used on connections closed after each request (`CONN_MAX_AGE` 0: a statement would be
-prepared for one use), and when the database settings ask for `DISABLE_SERVER_SIDE_CURSORS`, the
-setting of deployments behind a transaction-pooling PgBouncer: there a session's prepared
-statements would not follow it from one transaction to the next.
+prepared for one use), and when the database settings ask for `DISABLE_SERVER_SIDE_CURSORS`
+(`DATABASE_TRANSACTION_POOLING`, behind a transaction-pooling PgBouncer): there a session's
+prepared statements would not follow it from one transaction to the next.
 
 Which statements a connection holds is remembered on Django's connection wrapper, against the
 driver connection it wraps: a reconnection starts with none. PREPARE is not undone by a rollback,

@@ -67,6 +67,9 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
+# Behind a transaction-pooling PgBouncer: neither server-side cursors nor prepared statements,
+# which belong to a session the pooler does not keep.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING", False)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to a PostgreSQL database (postgres://…)")
 

@@ -44,6 +44,34 @@ def test_check_deploy_flags_plain_http():
     assert "security.W008" in result.stderr  # SECURE_SSL_REDIRECT
 
 
+DATABASE_SETTINGS = (
+    "from django.db import connection; s = connection.settings_dict; "
+    "print(s['CONN_MAX_AGE'], s['CONN_HEALTH_CHECKS'], s['DISABLE_SERVER_SIDE_CURSORS'])"
+)
+
+
+@pytest.mark.parametrize(
+    "variables,expected",
+    [
+        ({}, "60 True False"),
+        (
+            {
+                "DATABASE_CONN_MAX_AGE": "0",
+                "DATABASE_CONN_HEALTH_CHECKS": "false",
+                "DATABASE_TRANSACTION_POOLING": "true",
+            },
+            "0 False True",
+        ),
+    ],
+    ids=["defaults", "set"],
+)
+def test_database_connection_settings(variables, expected):
+    """Connections kept and checked by default; a transaction pooler turns server-side state off."""
+    result = run_cli("shell", "--no-imports", "-c", DATABASE_SETTINGS, **production_env(**variables))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
 @pytest.mark.parametrize(
     "variables",
     [
