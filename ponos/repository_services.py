@@ -2,8 +2,9 @@
 Repository processes: importing the workers of one revision of a Git repository (seed 002,
 "Repository imports").
 
-`repository_import_start` creates the process (mode repository, no corpus, personal to its creator)
-and its single task in one transaction, started at once: there is nothing to configure. The task
+`repository_import_start` creates the process (mode repository, no corpus, personal to its creator,
+naming its repository and revision for the process API) and its single task in one transaction,
+started at once: there is nothing to configure. The task
 (`ponos.repository_import`, run by an agent like any task) reads what to import and the
 repository's credentials with its own token (`repository_import_of`), clones the revision, and
 sends back the `.arkindex.yml` it found (`repository_import_publish`), which the server checks and
@@ -66,6 +67,8 @@ def repository_import_start(*, user, repository, revision="", farm=None):
             mode=ProcessMode.Repository,
             creator=user,
             name=import_name(repository, revision),
+            repository=repository,
+            revision=revision or None,
             farm=farm or default_farm(),
             started=timezone.now(),
         )

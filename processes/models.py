@@ -135,6 +135,13 @@ class Process(IndexableModel):
     folder_type = models.ForeignKey(
         "documents.ElementType", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
+    # Repository imports: the repository and the revision (branch, tag or commit; null for its default
+    # branch) they import. SET_NULL, not PROTECT: a repository stays deletable, and its past imports
+    # stay listed with their name, tasks and logs, as the history of what was imported.
+    repository = models.ForeignKey(
+        "workers.Repository", null=True, blank=True, related_name="processes", on_delete=models.SET_NULL
+    )
+    revision = models.CharField(max_length=250, null=True, blank=True)
     farm = models.ForeignKey("ponos.Farm", null=True, blank=True, related_name="processes", on_delete=models.SET_NULL)
 
     template = models.ForeignKey("self", null=True, blank=True, related_name="applications", on_delete=models.SET_NULL)

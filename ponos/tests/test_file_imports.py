@@ -116,6 +116,26 @@ def test_create_starts_the_import(user, user_client, corpus, types, folder, sett
     assert user_client.post(f"/api/v1/process/{process.id}/start/").status_code == 409
 
 
+def test_process_shows_its_files_and_folder_type(user_client, corpus, types, django_assert_num_queries):
+    second, first = make_file(corpus, "b.txt"), make_file(corpus, "a.txt")
+    process_id = create(user_client, [second, first], folder_type="volume").json()["id"]
+    user_client.get(f"/api/v1/process/{process_id}/")
+    # Token, process with its relations, files, state and level: the files are an array of the same query.
+    with django_assert_num_queries(2):
+        response = user_client.get(f"/api/v1/process/{process_id}/")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["files"], body["folder_type"], body["element_type"]) == (
+        [str(second.id), str(first.id)],
+        "volume",
+        "page",
+    )
+    assert (body["repository"], body["repository_id"], body["revision"]) == (None, None, None)
+    # Renaming answers the same shape.
+    response = user_client.patch(f"/api/v1/process/{process_id}/", {"name": "Renamed"}, format="json")
+    assert (response.json()["files"], response.json()["folder_type"]) == ([str(second.id), str(first.id)], "volume")
+
+
 def test_create_defaults(user_client, corpus, types, folder):
     data_file = make_file(corpus)
     response = create(user_client, [data_file], folder_id=str(folder.id), name="My import")

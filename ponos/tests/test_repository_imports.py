@@ -167,6 +167,74 @@ def test_repository_process_cannot_be_started_again(user_client, started):
     assert response.status_code == 409
 
 
+# --- RetrieveProcess and ListProcesses ----------------------------------------------------------
+
+
+def test_process_shows_its_repository_and_revision(user_client, started, repository, django_assert_num_queries):
+    user_client.get(f"/api/v1/process/{started.id}/")
+    # Token, process with its relations, state and level: the repository is joined.
+    with django_assert_num_queries(2):
+        response = user_client.get(f"/api/v1/process/{started.id}/")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["repository"] == {"id": str(repository.id), "url": repository.url}
+    assert (body["repository_id"], body["revision"]) == (str(repository.id), "v1.0")
+    assert (body["files"], body["folder_type"]) == ([], None)
+    assert PASSWORD not in response.content.decode()
+    (row,) = user_client.get("/api/v1/process/").json()["results"]
+    assert (row["repository_id"], row["revision"]) == (str(repository.id), "v1.0")
+
+
+def test_process_of_the_default_branch_has_no_revision(user_client, repository):
+    process_id = user_client.post(import_url(repository), {}, format="json").json()["id"]
+    assert Process.objects.get(pk=process_id).revision is None
+    body = user_client.get(f"/api/v1/process/{process_id}/").json()
+    assert (body["repository"]["id"], body["revision"]) == (str(repository.id), None)
+
+
+def test_list_processes_of_a_repository(user, user_client, repository, started):
+    other = repository_create(user=user, url="https://git.example.com/team/other")
+    other_id = user_client.post(import_url(other), {"revision": "main"}, format="json").json()["id"]
+
+    def ids(query):
+        response = user_client.get(f"/api/v1/process/{query}")
+        assert response.status_code == 200, response.json()
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids(f"?repository_id={repository.id}") == {str(started.id)}
+    assert ids(f"?repository_id={other.id}&mode=repository") == {other_id}
+    assert ids(f"?repository_id={Farm().id}") == set()
+    assert "repository_id" in user_client.get("/api/v1/process/?repository_id=nope").json()
+
+
+def test_process_outlives_its_repository(user_client, started, repository):
+    repository.delete()
+    started.refresh_from_db()
+    assert (started.repository, started.revision) == (None, "v1.0")
+    body = user_client.get(f"/api/v1/process/{started.id}/").json()
+    assert (body["repository"], body["repository_id"], body["revision"]) == (None, None, "v1.0")
+
+
+def test_migration_copies_repository_and_revision_from_the_task(user, user_client, repository, started):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("processes.migrations.0006_process_repository_revision")
+    default_branch_id = user_client.post(import_url(repository), {}, format="json").json()["id"]
+    gone = repository_create(user=user, url="https://git.example.com/team/gone")
+    gone_id = user_client.post(import_url(gone), {"revision": "main"}, format="json").json()["id"]
+    Process.objects.update(repository=None, revision=None)
+    gone.delete()
+
+    migration.from_task_environments(apps, None)
+    assert {str(process.id): (process.repository_id, process.revision) for process in Process.objects.all()} == {
+        str(started.id): (repository.id, "v1.0"),
+        default_branch_id: (repository.id, None),
+        gone_id: (None, "main"),
+    }
+
+
 # --- RetrieveRepositoryImport --------------------------------------------------------------------
 
 

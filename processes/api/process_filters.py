@@ -26,13 +26,16 @@ class ProcessFilterSet(django_filters.FilterSet):
         help_text="True: only your processes; false: only the processes of others.",
     )
     corpus = django_filters.UUIDFilter(field_name="corpus_id", help_text="Only the processes of this corpus.")
+    repository_id = django_filters.UUIDFilter(
+        field_name="repository_id", help_text="Only the repository processes importing this repository."
+    )
     started = ClientBooleanFilter(
         method="filter_started", help_text="True: only started processes; false: only those not started yet."
     )
 
     class Meta:
         model = Process
-        fields = ("mode", "state", "name", "creator", "created_by_me", "corpus", "started")
+        fields = ("mode", "state", "name", "creator", "created_by_me", "corpus", "repository_id", "started")
 
     def filter_created_by_me(self, queryset, name, value):
         user = self.request.user

@@ -2,7 +2,8 @@
 Shapes of processes: a row of `ListProcesses`, the whole process (`RetrieveProcess`, and the answer
 of `CreateProcess` and `PartialUpdateProcess`), the elements a process runs on, and the bodies of
 the requests that configure one. Every value comes from the row and what is fetched with it
-(`creator`, `element__type`, `element_type`, `farm`, the `state_value` and `level` annotations):
+(`creator`, `element__type`, `element_type`, `folder_type`, `farm`, `repository`, the `state_value`,
+`level` and `file_ids` annotations):
 serialising a page runs no query. Bodies carry ids and slugs; the rules live in
 `processes.services`.
 """
@@ -32,10 +33,31 @@ class ProcessListSerializer(serializers.ModelSerializer):
     corpus = serializers.UUIDField(source="corpus_id", read_only=True, allow_null=True)
     creator = ProcessCreatorSerializer(read_only=True)
     duration = serializers.SerializerMethodField()
+    repository_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The repository a repository process imports."
+    )
+    revision = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The branch, tag or commit a repository process imports; null for the default branch.",
+    )
 
     class Meta:
         model = Process
-        fields = ("id", "name", "mode", "state", "corpus", "creator", "created", "started", "finished", "duration")
+        fields = (
+            "id",
+            "name",
+            "mode",
+            "state",
+            "corpus",
+            "creator",
+            "created",
+            "started",
+            "finished",
+            "duration",
+            "repository_id",
+            "revision",
+        )
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.FLOAT)
@@ -67,11 +89,17 @@ class FarmLightSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
 
 
+class ProcessRepositorySerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    url = serializers.CharField(read_only=True)
+
+
 class ProcessSerializer(ProcessListSerializer):
     """
     A process with its element filters and options. A null `farm` runs on the default farm.
     `can_edit` and `can_delete` say what the requesting user may do (a started process only lets its
-    name change).
+    name change). File imports show their data files (`file_ids`, annotated by the view in the
+    same query) and the type of the folders they create.
     """
 
     element = ProcessElementLightSerializer(read_only=True, allow_null=True, help_text="The folder filter.")
@@ -79,6 +107,16 @@ class ProcessSerializer(ProcessListSerializer):
         slug_field="slug", read_only=True, allow_null=True, help_text="Slug of the type filter."
     )
     farm = FarmLightSerializer(read_only=True, allow_null=True)
+    repository = ProcessRepositorySerializer(
+        read_only=True, allow_null=True, help_text="The repository a repository process imports."
+    )
+    files = serializers.SerializerMethodField()
+    folder_type = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Slug of the type of the folder a file import creates for each data file.",
+    )
     template_id = serializers.UUIDField(read_only=True, allow_null=True)
     has_element_list = serializers.BooleanField(
         read_only=True, required=False, help_text="Whether the process runs on an explicit list of elements."
@@ -104,12 +142,27 @@ class ProcessSerializer(ProcessListSerializer):
             "skip_elements_json",
             "can_edit",
             "can_delete",
+            "repository",
+            "files",
+            "folder_type",
         )
         read_only_fields = fields
 
     def _user(self):
         request = self.context.get("request")
         return getattr(request, "user", None)
+
+    @extend_schema_field(serializers.ListField(child=serializers.UUIDField()))
+    def get_files(self, process) -> list:
+        """The data files a file import reads, in the order given at its creation."""
+        file_ids = getattr(process, "file_ids", None)
+        if file_ids is None:
+            file_ids = (
+                Process.files.through.objects.filter(process_id=process.id)
+                .order_by("id")
+                .values_list("datafile_id", flat=True)
+            )
+        return [str(file_id) for file_id in file_ids]
 
     def get_can_edit(self, process) -> bool:
         """Contributors of the corpus change processes (only the name once started)."""

@@ -9,7 +9,8 @@ lets its name change; a running one is not deleted). A task calling with its `Po
 its own process only and changes nothing.
 """
 
-from django.db.models import F
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import F, OuterRef
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -33,7 +34,7 @@ from users.models import Role
 
 TAGS = ["processes"]
 # What `ProcessSerializer` shows besides the process row.
-PROCESS_RELATIONS = ("creator", "element__type", "element_type", "farm")
+PROCESS_RELATIONS = ("creator", "element__type", "element_type", "folder_type", "farm", "repository")
 # Modes whose processes have no elements of their own to list.
 WITHOUT_ELEMENTS = {
     ProcessMode.Dataset: "a dataset process runs on the sets of its datasets: list them with ListProcessSets",
@@ -45,6 +46,9 @@ WITHOUT_ELEMENTS = {
 def detailed_processes(user):
     """Processes with everything `ProcessSerializer` shows, in the same query."""
     queryset = services.processes_with_level(user).select_related(*PROCESS_RELATIONS).with_state()
+    # The data files of a file import, in the order of their links: no query of their own.
+    file_links = Process.files.through.objects.filter(process_id=OuterRef("pk")).order_by("id")
+    queryset = queryset.annotate(file_ids=ArraySubquery(file_links.values("datafile_id")))
     return services.with_element_list(queryset)
 
 

@@ -18,6 +18,7 @@ from processes import services
 from processes.deletion import PROCESS_DELETION_HOOKS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
 from users.models import Right, Role
+from workers.models import Repository
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
 
 LIST_URL = "/api/v1/process/"
@@ -121,6 +122,8 @@ def test_create_minimal(user_client, user, corpus):
         "started": None,
         "finished": None,
         "duration": None,
+        "repository_id": None,
+        "revision": None,
         "element": None,
         "element_type": None,
         "name_contains": None,
@@ -136,6 +139,9 @@ def test_create_minimal(user_client, user, corpus):
         "skip_elements_json": False,
         "can_edit": True,
         "can_delete": True,
+        "repository": None,
+        "files": [],
+        "folder_type": None,
     }
 
 
@@ -342,6 +348,9 @@ def test_retrieve_as_guest(other_client, other_user, process, folder, types, dja
     assert data["element_type"] == "page"
     assert data["name"] == "My process"
     assert (data["can_edit"], data["can_delete"]) == (False, False)
+    # Neither a repository nor a file import.
+    assert (data["repository"], data["repository_id"], data["revision"]) == (None, None, None)
+    assert (data["files"], data["folder_type"]) == ([], None)
 
 
 def test_retrieve_hidden(other_client, process, user):
@@ -604,6 +613,8 @@ def test_list_rows(user_client, user, corpus):
         "started": None,
         "finished": None,
         "duration": None,
+        "repository_id": None,
+        "revision": None,
     }
 
 
@@ -667,11 +678,24 @@ def test_list_filters(user_client, user, other_user, corpus, other_corpus):
     assert ids(f"?started=true&corpus={corpus.id}&state=running") == {str(running.id)}
 
 
-@pytest.mark.parametrize("query", ["?state=done", "?mode=magic", "?started=maybe", "?corpus=nope", "?creator=me"])
+def test_list_filter_on_repository(user_client, user, corpus):
+    repository = Repository.objects.create(url="https://git.example.com/team/workers", creator=user)
+    imported = Process.objects.create(creator=user, mode=ProcessMode.Repository, repository=repository, revision="v2")
+    Process.objects.create(creator=user, mode=ProcessMode.Repository)
+    Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    response = user_client.get(f"{LIST_URL}?repository_id={repository.id}")
+    assert response.status_code == 200, response.json()
+    (row,) = response.json()["results"]
+    assert (row["id"], row["repository_id"], row["revision"]) == (str(imported.id), str(repository.id), "v2")
+
+
+@pytest.mark.parametrize(
+    "query", ["?state=done", "?mode=magic", "?started=maybe", "?corpus=nope", "?creator=me", "?repository_id=nope"]
+)
 def test_list_bad_filters(user_client, query):
     response = user_client.get(LIST_URL + query)
     assert response.status_code == 400
-    assert set(response.json()) & {"state", "mode", "started", "corpus", "creator"}
+    assert set(response.json()) & {"state", "mode", "started", "corpus", "creator", "repository_id"}
 
 
 def test_list_anonymous(anonymous_client):
