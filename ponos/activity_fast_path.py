@@ -88,6 +88,9 @@ class TaskActivityFastPath:
         if route is None:
             return self.application(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
+        # No `SELECT 1` before the statement (CONN_HEALTH_CHECKS): if the kept connection is dead,
+        # the statement fails and the request goes on to Django, whose check replaces it.
+        connection.health_check_done = True
         try:
             request = WSGIRequest(environ)
             try:

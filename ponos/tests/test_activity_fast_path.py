@@ -402,6 +402,42 @@ def test_lost_statements_are_prepared_again(user, call, fast_app, persistent_con
     assert WorkerActivity.objects.filter(worker_run=run, state=WorkerActivityState.Started).count() == 4
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_is_replaced(user, call, fast_app, persistent_connection, caplog):
+    """
+    The fast path skips the health check of kept connections: when the database dropped one, its
+    statement fails, and Django, checking the connection as each request starts, replaces it.
+    """
+    import psycopg2
+
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+    process, run = committed_queue(user, 10)
+    task = make_task(process, run)
+    connection.close()
+    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert statements(queries) == ["EXECUTE"]
+
+    settings = connection.settings_dict
+    killer = psycopg2.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"] or None, port=settings["PORT"] or None
+    )
+    killer.autocommit = True
+    with killer.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    killer.close()
+
+    with caplog.at_level(logging.WARNING, logger=activity_fast_path.__name__):
+        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert "Activity fast path" in caplog.text
+    with CaptureQueriesContext(connection) as queries:
+        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert statements(queries) == ["PREPARE", "EXECUTE"]
+    assert WorkerActivity.objects.filter(worker_run=run, state=WorkerActivityState.Started).count() == 4
+
+
 def test_plain_statements_without_persistent_connections(ready, runs, call, fast_app, monkeypatch):
     task = make_task(ready, runs[0])
     for setting, value in (("CONN_MAX_AGE", 0), ("DISABLE_SERVER_SIDE_CURSORS", True)):
