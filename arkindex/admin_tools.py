@@ -10,6 +10,8 @@ corpus with 100,000 exports or memberships must still open and save quickly).
 - `related_link`: a change page links to the changelist of an unbounded relation (a corpus's rights,
   a group's memberships, a worker's versions), with a count read from an index, instead of an
   inline or a select box that would render every related row.
+- `RecordAdminMixin`: rows that only the server writes (artifacts, exports, GPUs, paths) are listed
+  and shown, never added or changed by hand; whether they may be deleted stays each page's choice.
 - `summarised_deletion`: the deletion confirmation of an object with many dependants counts them per
   model instead of listing each one.
 """
@@ -78,6 +80,14 @@ class IdSearchMixin:
         query = Q.create([(field, value) for field in self.id_search_fields], connector=Q.OR)
         duplicates = any(lookup_spawns_duplicates(self.opts, field) for field in self.id_search_fields)
         return queryset.filter(query), duplicates
+
+
+class RecordAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 def related_link(model, count, **filters):

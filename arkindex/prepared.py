@@ -50,7 +50,7 @@ class Statement:
         if settings.get("DISABLE_SERVER_SIDE_CURSORS") or settings.get("CONN_MAX_AGE") == 0:
             cursor.execute(self.sql, values)
             return
-        database.ensure_connection()
+        # The cursor opened the connection: `database.connection` is the one it runs on.
         prepared = getattr(database, "prepared_statements", None)
         if prepared is None or prepared.connection is not database.connection:
             prepared = database.prepared_statements = PreparedStatements(database.connection)

@@ -7,7 +7,7 @@ Relations are raw ids: a select would list every corpus, element or user of the 
 from django.contrib import admin
 from django.utils.html import format_html
 
-from arkindex.admin_tools import IdSearchMixin
+from arkindex.admin_tools import IdSearchMixin, RecordAdminMixin
 from datasets.exports import export_download_url
 from datasets.models import CorpusExport, CorpusExportState, Dataset, DatasetElement, DatasetSet, ProcessSet
 
@@ -54,7 +54,12 @@ class SetNameFilter(admin.SimpleListFilter):
 
 
 @admin.register(DatasetElement)
-class DatasetElementAdmin(admin.ModelAdmin):
+class DatasetElementAdmin(RecordAdminMixin, admin.ModelAdmin):
+    """
+    Not added nor changed here: `dataset` and `unique_elements` repeat the set's, which
+    CreateDatasetElement keeps right.
+    """
+
     list_display = ("element", "set", "dataset")
     list_filter = (SetNameFilter, "dataset__state")
     search_fields = ("=element__id", "=dataset__id", "dataset__name")
@@ -62,16 +67,9 @@ class DatasetElementAdmin(admin.ModelAdmin):
     raw_id_fields = ("element",)
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        # `dataset` and `unique_elements` repeat the set's; CreateDatasetElement keeps them right.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CorpusExport)
-class CorpusExportAdmin(admin.ModelAdmin):
+class CorpusExportAdmin(RecordAdminMixin, admin.ModelAdmin):
     """
     Exports are started with StartExport and written by their build only: the admin lists them,
     links to the file of a done one, and deletes them (with their file).
@@ -91,12 +89,6 @@ class CorpusExportAdmin(admin.ModelAdmin):
         if export.state != CorpusExportState.Done:
             return "-"
         return format_html('<a href="{}">Download</a>', export_download_url(export))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DatasetSet)

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, related_link
+from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, RecordAdminMixin, related_link
 from documents import services
 from documents.models import (
     Classification,
@@ -201,7 +201,7 @@ class PathLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(ElementPath)
-class ElementPathAdmin(IdSearchMixin, admin.ModelAdmin):
+class ElementPathAdmin(RecordAdminMixin, IdSearchMixin, admin.ModelAdmin):
     """The materialised paths, to inspect the tree: only the services change them."""
 
     list_display = ("id", "element", "parent", "ordering")
@@ -215,12 +215,6 @@ class ElementPathAdmin(IdSearchMixin, admin.ModelAdmin):
     sortable_by = ()
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

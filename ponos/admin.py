@@ -11,7 +11,7 @@ credential: never shown, never editable. Artifacts also have a read-only list of
 
 from django.contrib import admin
 
-from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin
+from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, RecordAdminMixin
 from ponos import extra_admin  # noqa: F401  (farms, agents, secrets)
 from ponos.models import Artifact, Task
 from ponos.scheduler import schedule_process_on_commit
@@ -63,7 +63,7 @@ class TaskAdmin(IdSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(IdSearchMixin, admin.ModelAdmin):
+class ArtifactAdmin(RecordAdminMixin, IdSearchMixin, admin.ModelAdmin):
     """Files as the agents stored them: listed and shown, never added or changed here."""
 
     list_display = ("path", "task", "size", "content_type", "created")
@@ -76,9 +76,3 @@ class ArtifactAdmin(IdSearchMixin, admin.ModelAdmin):
     readonly_fields = fields
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -10,7 +10,7 @@ write-only field whose text is encrypted on save (see `ponos.secret_store`).
 from django import forms
 from django.contrib import admin
 
-from arkindex.admin_tools import IdSearchMixin
+from arkindex.admin_tools import IdSearchMixin, RecordAdminMixin
 from ponos.models import GPU, Agent, Farm, Secret
 from ponos.secret_store import SecretDecryptionError, decrypt, encrypt, validate_name
 
@@ -78,7 +78,7 @@ class AgentAdmin(IdSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(GPU)
-class GPUAdmin(admin.ModelAdmin):
+class GPUAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ("name", "index", "agent", "ram_total")
     list_filter = ("agent__farm",)
     search_fields = ("id", "name", "agent__hostname")
@@ -86,12 +86,6 @@ class GPUAdmin(admin.ModelAdmin):
     fields = ("id", "agent", "index", "name", "ram_total")
     readonly_fields = fields
     ordering = ("agent__hostname", "agent__pid", "index")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class SecretForm(forms.ModelForm):

@@ -29,6 +29,7 @@ from documents.models import (
     Classification,
     Corpus,
     DataFile,
+    ElementPath,
     ElementType,
     Embedding,
     Entity,
@@ -171,6 +172,15 @@ def query_counts(client, pages, *, warm_up=False):
         assert response.status_code == 200, (page, response.status_code)
         counts[page] = len(queries)
     return counts
+
+
+@pytest.mark.parametrize("model", [Artifact, GPU, CorpusExport, DatasetElement, ElementPath])
+def test_records_of_the_server_are_neither_added_nor_changed(admin_site, model):
+    """Rows only the server writes: no add page, and their change page only shows them."""
+    model_admin = admin.site._registry[model]
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    assert admin_site.get(reverse(f"{name}_add")).status_code == 403
+    assert not model_admin.has_change_permission(request=None)
 
 
 def test_every_product_model_has_an_admin_page():
