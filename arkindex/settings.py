@@ -74,6 +74,14 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to a PostgreSQL database (postgres://…)")
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The cache every API process and host shares: throttles (the login limit) count across all of them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("CACHE_URL") or REDIS_URL,
+        "KEY_PREFIX": "arkindex-cache",
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -178,7 +186,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "arkindex@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "arkindex.api.authentication.TokenAuthentication",
+        "users.authentication.TokenAuthentication",
         "ponos.authentication.TaskAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

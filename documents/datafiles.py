@@ -22,13 +22,13 @@ deletes its data files and, once that is committed, their content.
 import logging
 
 from django.db import transaction
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict
 from arkindex.uploads import UploadTarget, register_upload_target
 from documents.models import DataFile, ImageStatus
-from documents.selectors import corpus_level_subquery
+from documents.selectors import check_corpus_level, corpus_level_subquery
 from documents.services import on_corpus_deletion
 from users.models import Role
 
@@ -50,13 +50,7 @@ def get_data_file(*, user, data_file_id, level=Role.GUEST, action="read it"):
     can but hold less than `level`.
     """
     data_file = data_files_with_level(user).filter(pk=data_file_id).first()
-    if data_file is None or data_file.corpus_level < Role.GUEST:
-        raise NotFound(f"Data file {data_file_id} not found, or you have no access to it.")
-    if data_file.corpus_level < level:
-        raise PermissionDenied(
-            f"You need {Role(level).label.lower()} access to the corpus of this data file to {action}; "
-            "ask one of its admins."
-        )
+    check_corpus_level(getattr(data_file, "corpus_level", 0), level, what=f"Data file {data_file_id}", action=action)
     return data_file
 
 

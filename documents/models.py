@@ -56,6 +56,11 @@ class Corpus(IndexableModel):
     def __str__(self):
         return self.name
 
+    @staticmethod
+    def task_reach(scope):
+        """A task reaches the corpus of its process, and no other (see `users.rights`)."""
+        return models.Q(pk=scope.corpus_id)
+
 
 class ElementType(IndexableModel):
     corpus = models.ForeignKey(Corpus, related_name="types", on_delete=models.CASCADE)

@@ -10,8 +10,7 @@ sign with:
   publish there).
 
 Worker runs belong to the processes app, below this one: they are reached through the relation
-of `Element.worker_run`, and the task of a `Ponos` token through `request.auth` (anything with a
-`worker_run_id` and a `process_id` that is not a user's API token).
+of `Element.worker_run`, and the task of a `Ponos` token through `users.callers`.
 
 Lists of results are read by provenance with `ProvenanceFilter`: by worker run, worker version,
 model version (or none) and configuration (or none).
@@ -26,6 +25,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from arkindex.api.params import parse_uuid_or_false
 from documents.models import Element
+from users.callers import calling_task
 
 LOCAL_MODE = "local"
 
@@ -34,38 +34,37 @@ def worker_run_model():
     return Element._meta.get_field("worker_run").related_model
 
 
-def request_task(request):
-    auth = getattr(request, "auth", None)
-    if auth is None or not hasattr(auth, "worker_run_id") or not hasattr(auth, "process_id"):
-        return None
-    return auth
-
-
 def resolve_worker_run(request, worker_run_id, corpus_id, field="worker_run_id"):
-    """The worker run `worker_run_id` if the caller may sign results on `corpus_id` with it (else 400/403)."""
-    task = request_task(request)
+    """
+    The worker run `worker_run_id` if the caller may sign results on `corpus_id` with it, else a
+    400 that says the same whether the run does not exist or is not the caller's to use.
+    """
+    task = calling_task(request)
     if worker_run_id is None:
         if task is not None and task.worker_run_id is not None:
             # A worker's results are never anonymous: a task publishes with its own run.
             raise ValidationError({field: ["A task publishes its results with its own worker run: send its id."]})
         return None
+    if task is not None and worker_run_id != task.worker_run_id:
+        raise PermissionDenied("A task token publishes only with the worker run of its own task.")
     run = worker_run_model().objects.select_related("process").filter(pk=worker_run_id).first()
-    if run is None:
-        raise ValidationError({field: [f"No worker run {worker_run_id}."]})
-    if task is not None:
-        if run.pk != task.worker_run_id:
-            raise PermissionDenied("A task token publishes only with the worker run of its own task.")
-        if run.process.corpus_id != corpus_id:
-            raise PermissionDenied("A task publishes results only on the project of its own process.")
-        return run
-    process = run.process
-    if process.mode == LOCAL_MODE:
-        if process.creator_id != request.user.id:
-            raise PermissionDenied("This user worker run belongs to someone else: sign with one of your own.")
-        return run
-    if process.corpus_id != corpus_id:
-        raise ValidationError({field: ["This worker run belongs to a process of another project."]})
-    return run
+    if run is not None:
+        process = run.process
+        if process.mode == LOCAL_MODE:
+            # User worker runs are personal (a task's run is never one).
+            usable = task is None and process.creator_id == request.user.id
+        else:
+            usable = process.corpus_id == corpus_id
+        if usable:
+            return run
+    raise ValidationError(
+        {
+            field: [
+                f"No worker run {worker_run_id} that can sign results on this project: use one of your own user "
+                "worker runs, or a worker run of a process on this project."
+            ]
+        }
+    )
 
 
 # Reading by provenance

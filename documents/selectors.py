@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce, JSONObject
 
 from documents.models import Classification, Corpus, Element, ElementPath, ElementType
 from users.models import Role
-from users.rights import filter_rights
+from users.rights import check_level, filter_rights
 
 
 class Unnest(Func):
@@ -30,6 +30,25 @@ LEVEL_ACTIONS = ((Role.GUEST, "read"), (Role.CONTRIBUTOR, "write"), (Role.ADMIN,
 def rights_from_level(level):
     """The actions a level allows, as listed in a corpus's `rights`."""
     return [action for minimum, action in LEVEL_ACTIONS if (level or 0) >= minimum]
+
+
+def check_corpus_level(level, needed, *, what, action):
+    """`users.rights.check_level` for an object whose rights are its corpus's."""
+    check_level(level, needed, what=what, holder="the corpus", action=action)
+
+
+def get_corpus(user, corpus_id, needed=Role.GUEST, action="read it", **kwargs):
+    """The corpus `corpus_id` (see `corpus_with_level`) if `user` has `needed` on it: else 404 or 403."""
+    corpus = corpus_with_level(user, corpus_id, **kwargs)
+    check_corpus_level(getattr(corpus, "max_level", 0), needed, what=f"Corpus {corpus_id}", action=action)
+    return corpus
+
+
+def get_element(user, element_id, needed=Role.GUEST, action="read it", **kwargs):
+    """The element `element_id` (see `element_with_level`) if `user` has `needed` on its corpus: else 404 or 403."""
+    element = element_with_level(user, element_id, **kwargs)
+    check_corpus_level(getattr(element, "corpus_level", 0), needed, what=f"Element {element_id}", action=action)
+    return element
 
 
 def corpora_for_user(user, level=Role.GUEST):

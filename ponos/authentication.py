@@ -1,17 +1,20 @@
 """
 The `Ponos <token>` scheme: a running task calls the API with its own token (the agent gives it as
-`ARKINDEX_TASK_TOKEN`). The request then acts as the process's creator, with `request.auth` set to
-the task, and views that serve tasks narrow what it reaches to its own process: a task token never
-reads another process's worker runs, tasks or artifacts.
+`ARKINDEX_TASK_TOKEN`). The request then acts as the process's creator narrowed to the task's job:
+`request.user` is a copy of the creator carrying the task's `users.callers.TaskScope` (what it
+reaches), `request.auth` is the task, and only the operations of `ponos.task_operations` open;
+every other one is a 403 saying so.
 
 A token is valid only while its task runs: once the task ends, a leaked token opens nothing.
 
-Tasks call the API for every element they process, so the task, its process and the creator are
-read with one server-side prepared statement (`arkindex.prepared`), its text built once per server
-process, and turned into model instances with `Model.from_db`: compiling the equivalent queryset
-cost more than running it, and planning the join more than executing it.
+Tasks call the API for every element they process, so the task, its process, the creator and the
+model of its worker run are read with one server-side prepared statement (`arkindex.prepared`),
+its text built once per server process, and turned into model instances with `Model.from_db`:
+compiling the equivalent queryset cost more than running it, and planning the join more than
+executing it.
 """
 
+import copy
 from functools import cache
 
 from django.contrib.auth import get_user_model
@@ -21,6 +24,8 @@ from rest_framework import authentication, exceptions
 
 from arkindex.prepared import Statement
 from ponos.models import Task, TaskState
+from ponos.task_operations import operation_id, task_operations
+from users.callers import TaskScope
 
 ACTIVE_TASK_STATES = (TaskState.Running, TaskState.Stopping)
 
@@ -45,7 +50,25 @@ class TaskAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"This task is {task.state}: its token is valid only while it runs.")
         if not task.process.creator.is_active:
             raise exceptions.AuthenticationFailed("The creator of this task's process is inactive or deleted.")
-        return task.process.creator, task
+        operation = operation_id(request)
+        if operation not in task_operations(task.process.mode):
+            raise exceptions.PermissionDenied(
+                f"Task tokens cannot call {operation or 'this endpoint'}: a task's token only opens the "
+                "operations its job needs. Call it with a user's API token instead."
+            )
+        # The services that act for the process's creator (`task.process.creator`) keep the creator's
+        # own rights; the request's user is narrowed to the task.
+        user = copy.copy(task.process.creator)
+        user.task_scope = TaskScope(
+            task=task,
+            task_id=task.id,
+            process_id=task.process_id,
+            corpus_id=task.process.corpus_id,
+            worker_run_id=task.worker_run_id,
+            model_version_id=task.model_version_id,
+            model_id=task.model_id,
+        )
+        return user, task
 
     def authenticate_header(self, request):
         return self.keyword
@@ -62,11 +85,16 @@ def _task_statement():
     process_model = Task._meta.get_field("process").related_model
     user_model = get_user_model()
     parts = [_columns(Task, "task"), _columns(process_model, "process"), _columns(user_model, "creator")]
+    run_model = Task._meta.get_field("worker_run").related_model
+    version_model = run_model._meta.get_field("model_version").related_model
     sql = (
-        f"SELECT {', '.join(column for _, columns in parts for column in columns)} "
+        f"SELECT {', '.join(column for _, columns in parts for column in columns)}, "
+        "run.model_version_id, model_version.model_id "
         f'FROM "{Task._meta.db_table}" AS task '
         f'JOIN "{process_model._meta.db_table}" AS process ON process.id = task.process_id '
         f'JOIN "{user_model._meta.db_table}" AS creator ON creator.id = process.creator_id '
+        f'LEFT JOIN "{run_model._meta.db_table}" AS run ON run.id = task.worker_run_id '
+        f'LEFT JOIN "{version_model._meta.db_table}" AS model_version ON model_version.id = run.model_version_id '
         "WHERE task.token = %(token)s"
     )
     models = []
@@ -81,7 +109,10 @@ def _task_statement():
 
 
 def task_by_token(token):
-    """The task of a token with its process and the process's creator loaded, or None."""
+    """
+    The task of a token with its process and the process's creator loaded, and the model version
+    and model of its worker run as `model_version_id` and `model_id`, or None.
+    """
     statement, models = _task_statement()
     with connection.cursor() as cursor:
         statement.execute(cursor, {"token": token})
@@ -100,12 +131,8 @@ def task_by_token(token):
     task, process, creator = instances
     process.creator = creator
     task.process = process
+    task.model_version_id, task.model_id = row[start:]
     return task
-
-
-def request_task(request):
-    """The task calling with its token, or None for a user."""
-    return request.auth if isinstance(request.auth, Task) else None
 
 
 class TaskAuthenticationScheme(OpenApiAuthenticationExtension):

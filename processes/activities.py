@@ -228,14 +228,14 @@ def find_reporting_run(*, run_or_version_id, process_id):
     """
     candidates = list(
         WorkerRun.objects.filter(
-            models.Q(pk=run_or_version_id) | models.Q(version_id=run_or_version_id, process_id=process_id)
+            models.Q(pk=run_or_version_id) | models.Q(version_id=run_or_version_id), process_id=process_id
         ).select_related("process")[:3]
     )
     for run in candidates:
         if run.pk == run_or_version_id:
             return run
     if not candidates:
-        raise ActivityError(404, f"No worker run {run_or_version_id}, nor worker version in process {process_id}.")
+        raise ActivityError(404, f"No worker run {run_or_version_id}, nor worker version, in process {process_id}.")
     if len(candidates) > 1:
         raise ActivityError(
             400,

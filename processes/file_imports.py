@@ -21,10 +21,10 @@ contributor on the files' corpus (403); the process is then started by the sched
 """
 
 from django.db import transaction
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from documents.models import DataFile, Element, ElementType, ImageStatus
-from documents.selectors import corpus_level_subquery
+from documents.selectors import check_corpus_level, corpus_level_subquery
 from processes.deletion import on_process_deletion
 from processes.models import Process, ProcessMode
 from users.models import Role
@@ -124,8 +124,9 @@ def files_process_create(
             {"files": ["The data files of an import belong to one corpus: import each corpus's apart."]}
         )
     corpus = files[0].corpus
-    if files[0].corpus_level < Role.CONTRIBUTOR:
-        raise PermissionDenied(f"You need contributor access to corpus {corpus.name} to import files into it.")
+    check_corpus_level(
+        files[0].corpus_level, Role.CONTRIBUTOR, what=f"Corpus {corpus.id}", action="import files into it"
+    )
 
     errors = {}
     file_errors = [message for data_file in files for message in data_file_errors(data_file)]

@@ -14,7 +14,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, connection, transaction
 from django.db.models import PROTECT, RESTRICT, Case, Exists, IntegerField, OuterRef, Q, Value, When
 from redis.exceptions import RedisError
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
 from arkindex.rq import enqueue_on_commit, get_queue
@@ -24,7 +24,7 @@ from processes import worker_runs
 from processes.deletion import PROCESS_DELETION_HOOKS, PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
 from users.models import Role
-from users.rights import filter_rights
+from users.rights import check_level, filter_rights
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ def readable_worker_runs(user):
     """
     if not user.is_authenticated:
         return WorkerRun.objects.none()
+    if user.task_scope is not None:
+        # A task reads the worker runs of its own process only.
+        return WorkerRun.objects.filter(process_id=user.task_scope.process_id)
     own = Q(process__mode=ProcessMode.Local, process__creator=user)
     corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
     shared = Q(process__corpus__in=corpora) & ~Q(process__mode=ProcessMode.Local)
@@ -69,9 +72,13 @@ def processes_with_level(user):
     """
     if not user.is_authenticated:
         return Process.objects.none()
+    queryset = Process.objects.all()
+    if user.task_scope is not None:
+        # A task sees its own process only, with its creator's level on it.
+        queryset = queryset.filter(pk=user.task_scope.process_id)
     personal = Q(mode__in=PERSONAL_MODES)
     own_level = Value(Role.ADMIN.value)
-    queryset = Process.objects.annotate(
+    queryset = queryset.annotate(
         level=Case(
             When(personal & Q(creator=user), then=own_level),
             When(personal, then=Value(Role.ADMIN.value if user.is_admin else 0)),
@@ -82,20 +89,17 @@ def processes_with_level(user):
     return queryset.filter(level__gte=Role.GUEST).exclude(Q(mode=ProcessMode.Local) & ~Q(creator=user))
 
 
-def process_for_user(user, process_id, level=Role.GUEST, queryset=None):
+def process_for_user(user, process_id, level=Role.GUEST, queryset=None, action="do this"):
     """
     The process `process_id` if `user` can see it, else 404; 403 when they can see it but their
     level is below `level`. `queryset` (built on `processes_with_level`) adds what the caller needs.
     """
     queryset = processes_with_level(user) if queryset is None else queryset
     process = queryset.filter(pk=process_id).first()
-    if process is None or is_being_deleted(process.id):
-        raise NotFound(f"No process {process_id} that you can see.")
-    if process.level < level:
-        raise PermissionDenied(
-            f"This action needs level {level} ({Role(level).label.lower()}) on the process's corpus; "
-            f"you have level {process.level}."
-        )
+    visible = process is not None and not is_being_deleted(process.id)
+    check_level(
+        process.level if visible else 0, level, what=f"Process {process_id}", holder="its corpus", action=action
+    )
     return process
 
 

@@ -29,6 +29,7 @@ from arkindex.api.exceptions import Conflict
 from processes.models import Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
+from workers.model_services import model_version_level
 from workers.models import (
     FeatureUsage,
     Model,
@@ -80,13 +81,10 @@ def version_errors(version):
 
 def find_model_version(user, model_version_id, errors):
     """The model version `model_version_id` if `user` can use it, else None with its error in `errors`."""
-    model_version = (
-        ModelVersion.objects.select_related("model")
-        .filter(model__in=usable_models(user).values("id"), id=model_version_id)
-        .first()
-    )
-    if model_version is None:
+    model_version = ModelVersion.objects.select_related("model").filter(id=model_version_id).first()
+    if model_version is None or model_version_level(user, model_version) < Role.GUEST:
         errors.setdefault("model_version_id", []).append(f"No model version {model_version_id} on a model you can use.")
+        return None
     elif model_version.state != ModelVersionState.Available:
         errors.setdefault("model_version_id", []).append(
             f"This model version is {model_version.state}: only an available version can be used."

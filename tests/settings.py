@@ -9,12 +9,13 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
 
 from arkindex.settings import *  # noqa: E402,F403
-from arkindex.settings import DATABASES, RQ_QUEUES  # noqa: E402
+from arkindex.settings import CACHES, DATABASES, RQ_QUEUES  # noqa: E402
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 REDIS_URL = TEST_REDIS_URL
 for queue in RQ_QUEUES.values():
     queue["URL"] = TEST_REDIS_URL
+CACHES["default"]["LOCATION"] = TEST_REDIS_URL
 
 # A connection per request, as the test client and the live server expect; it also keeps the
 # queries a request makes the same whatever ran before (no statement prepared by an earlier test).

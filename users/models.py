@@ -54,6 +54,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects = UserManager()
 
+    # Set on the request's user when a running task calls with its token (see `users.callers`):
+    # the rights of that user are then narrowed to the task's job.
+    task_scope = None
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -72,8 +76,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def is_admin(self):
-        """An instance administrator: every object is reachable at the admin level."""
-        return self.is_active and self.is_superuser
+        """
+        An instance administrator: every object is reachable at the admin level. A task acting for
+        an administrator is not one: it reaches its own job only.
+        """
+        return self.is_active and self.is_superuser and self.task_scope is None
 
 
 def generate_token_key():

@@ -699,3 +699,15 @@ def runtime_configuration(version_configuration, values=None):
         }
         for key in sorted(merged)
     ]
+
+
+def declared_secrets(version_configuration, values=None):
+    """
+    The names of the secrets a worker run may read (RetrieveSecret): those its version lists in
+    `secrets`, and the values of the `secret` fields of its configuration (see `runtime_configuration`).
+    """
+    names = {name for name in version_configuration.get("secrets") or [] if isinstance(name, str)}
+    for item in runtime_configuration(version_configuration, values):
+        if item["secret"] and isinstance(item["value"], str):
+            names.add(item["value"])
+    return names

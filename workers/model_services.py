@@ -14,13 +14,13 @@ changes afterwards: another archive is another version.
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict
 from arkindex.uploads import UploadTarget, register_upload_target
 from users.models import Right, Role
-from users.rights import filter_rights, get_max_level
+from users.rights import check_level, filter_rights, get_max_level
 from workers.models import Model, ModelVersion, ModelVersionState
 
 ARCHIVE_CONTENT_TYPE = "application/zstd"
@@ -42,18 +42,13 @@ def readable_models(user):
     return filter_rights(user, Model.objects.all(), Role.GUEST)
 
 
-def get_model(*, user, model_id, level=Role.GUEST):
+def get_model(*, user, model_id, level=Role.GUEST, action="do this"):
     """
     A model by ID, annotated with the user's `max_level`. 404 when the user cannot read it, 403 when
     they can but hold less than `level`.
     """
     model = readable_models(user).filter(pk=model_id).first()
-    if model is None:
-        raise NotFound("No model with this ID exists, or you have no access to it.")
-    if model.max_level < level:
-        raise PermissionDenied(
-            f"This action needs the {Role(level).label.lower()} right on the model: ask one of its administrators."
-        )
+    check_level(getattr(model, "max_level", 0), level, what=f"Model {model_id}", holder="the model", action=action)
     return model
 
 
@@ -65,29 +60,42 @@ def visible_versions(model):
     return versions
 
 
-def get_model_version(*, user, version_id, level=Role.GUEST):
+def model_version_level(user, version):
+    """
+    The level of `user` on a model version: its model's, or 0 where the version is hidden from them.
+    Guests of the model see its available versions only; a task, the version its worker run uses
+    and the versions of models its creator may write to (see `Model.task_reach`).
+    """
+    level = get_max_level(user, version.model)
+    if level < Role.CONTRIBUTOR:
+        scope = user.task_scope
+        if scope is not None:
+            readable = version.pk == scope.model_version_id
+        else:
+            readable = version.state == ModelVersionState.Available
+        if not readable:
+            return 0
+    return level
+
+
+def get_model_version(*, user, version_id, level=Role.GUEST, action="do this"):
     """A model version by ID with its model (annotated with `max_level`), checked like `get_model`."""
     version = ModelVersion.objects.select_related("model").filter(pk=version_id).first()
-    max_level = get_max_level(user, version.model) if version is not None else 0
-    if (
-        version is None
-        or max_level < Role.GUEST
-        or (max_level < Role.CONTRIBUTOR and version.state != ModelVersionState.Available)
-    ):
-        raise NotFound("No model version with this ID exists, or you have no access to it.")
+    max_level = model_version_level(user, version) if version is not None else 0
+    check_level(max_level, level, what=f"Model version {version_id}", holder="the model", action=action)
     version.model.max_level = max_level
-    if max_level < level:
-        raise PermissionDenied(
-            f"This action needs the {Role(level).label.lower()} right on the model: ask one of its administrators."
-        )
     return version
 
 
 def _name_taken(*, user, name):
-    existing = Model.objects.filter(name=name).first()
+    """
+    Refuse a name the user already sees on a model: a 400 with its ID when they may add versions to
+    it, a 403 otherwise. A name only hidden models carry is free (nothing tells the user they exist).
+    """
+    existing = readable_models(user).filter(name=name).order_by("-max_level", "created").first()
     if existing is None:
         return
-    if get_max_level(user, existing) >= Role.CONTRIBUTOR:
+    if existing.max_level >= Role.CONTRIBUTOR:
         # The CLI reads the existing model's ID from this error to add its version to that model.
         raise ValidationError(
             {"id": str(existing.id), "name": [f"A model named '{name}' already exists: add versions to it."]}
@@ -124,11 +132,22 @@ def model_create(*, user, name, description="", public=False):
 def model_update(*, model, user, data):
     if "public" in data and data["public"] != model.public:
         _check_public(user=user, public=True)
-    if "name" in data and data["name"] != model.name and Model.objects.filter(name=data["name"]).exists():
+    if (
+        "name" in data
+        and data["name"] != model.name
+        and readable_models(user).filter(name=data["name"]).exclude(pk=model.pk).exists()
+    ):
         raise ValidationError({"name": [f"A model named '{data['name']}' already exists: choose another name."]})
     for field, value in data.items():
         setattr(model, field, value)
-    model.save(update_fields=[*data, "updated"])
+    try:
+        with transaction.atomic():
+            model.save(update_fields=[*data, "updated"])
+    except IntegrityError:
+        # The model's creator already has a model of that name.
+        raise ValidationError(
+            {"name": [f"A model named '{data['name']}' already exists: choose another name."]}
+        ) from None
     return model
 
 
@@ -289,7 +308,7 @@ def model_version_destroy(*, version):
 
 def model_version_upload_target(*, user, object_id):
     """Where a version's archive is uploaded in parts; once complete, the version becomes available."""
-    version = get_model_version(user=user, version_id=object_id, level=Role.CONTRIBUTOR)
+    version = get_model_version(user=user, version_id=object_id, level=Role.CONTRIBUTOR, action="upload archives")
     if version.state != ModelVersionState.Created:
         raise Conflict(
             f"This model version is {version.state}: its archive cannot be uploaded any more; create a new version."

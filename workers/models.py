@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import Q
 
 from arkindex.models import IndexableModel
+from users.models import Role
 
 
 class WorkerType(IndexableModel):
@@ -181,7 +182,9 @@ class WorkerConfiguration(IndexableModel):
 
 
 class Model(IndexableModel):
-    name = models.CharField(max_length=100, unique=True)
+    # Unique among the models a user can see (`workers.model_services`): a name taken by a model
+    # hidden from someone never tells them it exists. One user has one model of a name.
+    name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     public = models.BooleanField(default=False)
     archived = models.DateTimeField(null=True, blank=True)
@@ -191,9 +194,19 @@ class Model(IndexableModel):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["creator", "name"], name="unique_model_name_per_creator")]
+        indexes = [models.Index(fields=["name"], name="model_name")]
 
     def __str__(self):
         return self.name
+
+    @staticmethod
+    def task_reach(scope):
+        """
+        A task reads the model of its own worker run, and publishes versions of the models its
+        process's creator may write to, as training workers do (see `users.rights`).
+        """
+        return Q(pk=scope.model_id) | Q(rights_level__gte=Role.CONTRIBUTOR)
 
 
 class ModelVersionState(models.TextChoices):

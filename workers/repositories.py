@@ -34,11 +34,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied
 
 from arkindex.api.exceptions import Conflict
 from users.models import Right, Role
-from users.rights import filter_rights, get_max_level
+from users.rights import check_level, filter_rights, get_max_level
 from workers import services
 from workers.arkindex_yml import PUBLISHED_BY_CI_VERSION, parse_arkindex_yml
 from workers.models import Repository, Worker, WorkerVersion
@@ -90,19 +89,13 @@ def open_credentials(repository):
 
 # --- Repositories --------------------------------------------------------------------------------
 
-LEVEL_NAMES = {Role.GUEST: "guest", Role.CONTRIBUTOR: "contributor", Role.ADMIN: "admin"}
-
 
 def repository_for_user(user, pk, level, action):
     """The repository `pk`: 404 when `user` cannot see it, 403 when they see it below `level`."""
     repository = filter_rights(user, Repository.objects.all(), level=0).filter(pk=pk).first()
-    max_level = (repository.max_level or 0) if repository is not None else 0
-    if max_level < Role.GUEST:
-        raise NotFound("No repository matches the given query.")
-    if max_level < level:
-        raise PermissionDenied(
-            f"You need {LEVEL_NAMES[level]} access to this repository to {action}; ask one of its administrators."
-        )
+    check_level(
+        getattr(repository, "max_level", 0), level, what=f"Repository {pk}", holder="the repository", action=action
+    )
     return repository
 
 

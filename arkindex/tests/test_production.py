@@ -4,6 +4,7 @@ of the default secret key, `createsuperuser --noinput` from two variables, and g
 API from `arkindex.wsgi`.
 """
 
+import contextlib
 import secrets
 import signal
 import subprocess
@@ -120,8 +121,9 @@ def test_createsuperuser_noinput_needs_the_email(db, monkeypatch):
     assert not get_user_model().objects.exists()
 
 
-def test_granian_serves_the_api(test_database_url, test_redis_url, make_user, tmp_path):
-    token = Token.objects.create(user=make_user("granian@example.com"), name="granian")
+@contextlib.contextmanager
+def granian(test_database_url, test_redis_url, tmp_path, workers=1):
+    """granian serving the API as in production (one thread per worker here), stopped at the end."""
     port = free_port()
     log = tmp_path / "granian.log"
     env = child_env(
@@ -136,7 +138,7 @@ def test_granian_serves_the_api(test_database_url, test_redis_url, make_user, tm
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "wsgi", "arkindex.wsgi:application", "--no-ws"]
-            + ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "2"],
+            + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--blocking-threads", "2"],
             env=env,
             cwd=REPO_ROOT,
             stdout=output,
@@ -155,11 +157,37 @@ def test_granian_serves_the_api(test_database_url, test_redis_url, make_user, tm
 
         status, body = wait_for(healthy, 30, log.read_text)
         assert (status, body) == (200, {"database": "ok", "redis": "ok"})
-
-        # What the test committed is what granian's workers read.
-        status, body = http("GET", f"{base}/api/v1/user/", token=token.key)
-        assert (status, body["email"]) == (200, "granian@example.com")
+        yield base
     finally:
         # SIGTERM is the graceful stop any process manager sends; granian ends it with 0.
         assert stop_process(process, signal.SIGTERM) == 0, log.read_text()
     assert "Granian shutdown completed" in log.read_text()
+
+
+def test_granian_serves_the_api(test_database_url, test_redis_url, make_user, tmp_path):
+    token = Token.objects.create(user=make_user("granian@example.com"), name="granian")
+    with granian(test_database_url, test_redis_url, tmp_path) as base:
+        # What the test committed is what granian's workers read.
+        status, body = http("GET", f"{base}/api/v1/user/", token=token.key)
+        assert (status, body["email"]) == (200, "granian@example.com")
+
+
+def test_login_throttle_holds_across_workers(test_database_url, test_redis_url, make_user, tmp_path):
+    """
+    The login limits count in Redis, shared by every API process: with two granian workers, no more
+    attempts get through than the limits allow (30 a minute per address, 10 a minute per account).
+    """
+    make_user("target@example.com")
+    with granian(test_database_url, test_redis_url, tmp_path, workers=2) as base:
+        # A new connection each time, so that both workers answer.
+        account = [
+            http("POST", f"{base}/api/v1/user/login/", {"email": "target@example.com", "password": f"guess {n}"})[0]
+            for n in range(15)
+        ]
+        assert account.count(400) == 10 and account.count(429) == 5, account
+        # Those 15 attempts count for the address: 15 more get an answer, then the address is throttled.
+        address = [
+            http("POST", f"{base}/api/v1/user/login/", {"email": f"nobody{n}@example.com", "password": "x"})[0]
+            for n in range(25)
+        ]
+        assert address.count(400) == 15 and address.count(429) == 10, address

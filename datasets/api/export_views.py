@@ -4,9 +4,8 @@ SQLite exports of a corpus or of one of its datasets (`datasets.exports`).
 Rights are the corpus's: guests (anyone, on a public corpus) list and download exports,
 contributors start them, and an export is deleted by a corpus admin or by its contributor author.
 A task calls as its process's creator and reaches the exports of its own process's corpus only,
-where it may list, start and download them whatever the creator's level: the process was allowed
-to read that corpus. A hidden corpus or export answers 404, a readable one the caller may not
-change 403, and a state that forbids the action 409.
+where it may list, start and download them (DatasetWorkers do). A hidden corpus or export answers
+404, a readable one the caller may not change 403, and a state that forbids the action 409.
 """
 
 import uuid
@@ -15,7 +14,7 @@ from django.http import HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
@@ -23,32 +22,10 @@ from arkindex.api.exceptions import Conflict
 from datasets import exports
 from datasets.api.export_serializers import CorpusExportCreateSerializer, CorpusExportSerializer
 from datasets.models import CorpusExport, CorpusExportState, Dataset
-from documents.api.views import check_level
-from documents.selectors import corpus_level_subquery, corpus_with_level
-from ponos.authentication import request_task
+from documents.selectors import check_corpus_level, corpus_level_subquery, get_corpus
 from users.models import Role
 
 TAGS = ["exports"]
-
-
-def task_level(request, corpus_id, level):
-    """
-    The caller's level on the corpus for exports: a task reaches its own process's corpus as a
-    contributor at least, and no other corpus.
-    """
-    task = request_task(request)
-    if task is None:
-        return level
-    if task.process.corpus_id is None or str(task.process.corpus_id) != str(corpus_id):
-        return 0
-    return max(level, Role.CONTRIBUTOR)
-
-
-def get_export_corpus(request, corpus_id, needed, action="read it"):
-    corpus = corpus_with_level(request.user, corpus_id)
-    level = task_level(request, corpus_id, getattr(corpus, "max_level", 0) or 0) if corpus is not None else 0
-    check_level(level, needed, what=f"Corpus {corpus_id}", action=action)
-    return corpus
 
 
 def get_export(request, export_id):
@@ -59,10 +36,7 @@ def get_export(request, export_id):
         .filter(pk=export_id)
         .first()
     )
-    level = task_level(request, export.corpus_id, export.level) if export is not None else 0
-    if level < Role.GUEST:
-        raise NotFound(f"Export {export_id} not found, or you have no access to it.")
-    export.level = level
+    check_corpus_level(getattr(export, "level", 0), Role.GUEST, what=f"Export {export_id}", action="read it")
     return export
 
 
@@ -98,7 +72,7 @@ class CorpusExportList(ListCreateAPIView):
         return CorpusExportCreateSerializer if self.request.method == "POST" else CorpusExportSerializer
 
     def get_queryset(self):
-        corpus = get_export_corpus(self.request, self.kwargs["id"], Role.GUEST)
+        corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST)
         queryset = CorpusExport.objects.filter(corpus=corpus).select_related("user").order_by("-created", "-id")
         dataset_id = self.request.query_params.get("dataset_id")
         if dataset_id is not None:
@@ -110,7 +84,7 @@ class CorpusExportList(ListCreateAPIView):
         return queryset
 
     def create(self, request, *args, **kwargs):
-        corpus = get_export_corpus(request, self.kwargs["id"], Role.CONTRIBUTOR, "export it")
+        corpus = get_corpus(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "export it")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dataset = None
@@ -159,10 +133,8 @@ class CorpusExportDetail(GenericAPIView):
     )
     def delete(self, request, *args, **kwargs):
         export = get_export(request, self.kwargs["id"])
-        if request_task(request) is not None:
-            raise PermissionDenied("A task token cannot delete exports.")
         own = export.user_id == request.user.id and export.level >= Role.CONTRIBUTOR
         if not own:
-            check_level(export.level, Role.ADMIN, what=f"Export {export.id}", action="delete exports of others")
+            check_corpus_level(export.level, Role.ADMIN, what=f"Export {export.id}", action="delete exports of others")
         exports.export_destroy(export=export)
         return Response(status=status.HTTP_204_NO_CONTENT)

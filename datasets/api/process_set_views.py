@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from datasets import process_sets
 from datasets.api.serializers import DatasetSerializer
 from datasets.models import ProcessSet
-from processes.api.process_views import get_process
+from processes.services import process_for_user
 from users.models import Role
 
 TAGS = ["processes"]
@@ -48,7 +48,7 @@ class ProcessSetList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ProcessSet.objects.none()
-        return process_sets.process_sets(get_process(self.request, self.kwargs["pk"]))
+        return process_sets.process_sets(process_for_user(self.request.user, self.kwargs["pk"]))
 
 
 @extend_schema(tags=TAGS)
@@ -66,7 +66,7 @@ class ProcessSetManage(GenericAPIView):
         ),
     )
     def post(self, request, process, set):
-        process = get_process(request, process, Role.CONTRIBUTOR)
+        process = process_for_user(request.user, process, Role.CONTRIBUTOR)
         process_set = process_sets.process_set_create(process=process, set_id=set)
         return Response(self.get_serializer(process_set).data, status=status.HTTP_201_CREATED)
 
@@ -76,6 +76,6 @@ class ProcessSetManage(GenericAPIView):
         description="Remove a set from the inputs of a dataset process that has not started (contributors).",
     )
     def delete(self, request, process, set):
-        process = get_process(request, process, Role.CONTRIBUTOR)
+        process = process_for_user(request.user, process, Role.CONTRIBUTOR)
         process_sets.process_set_destroy(process=process, set_id=set)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -28,8 +28,8 @@ from datasets.api.serializers import (
 )
 from datasets.models import Dataset, DatasetElement, DatasetSet
 from documents.api.serializers import ElementSerializer
-from documents.api.views import READ_METHODS, check_level, get_corpus, get_element
-from documents.selectors import elements_with_level
+from documents.api.views import READ_METHODS
+from documents.selectors import check_corpus_level, elements_with_level, get_corpus, get_element
 from users.models import Role
 
 TAGS = ["datasets"]
@@ -38,7 +38,7 @@ WRITE_ACTION = "change its datasets"
 
 def get_dataset(request, dataset_id, needed=Role.GUEST, action="read it"):
     dataset = services.datasets_with_level(request.user).filter(pk=dataset_id).first()
-    check_level(getattr(dataset, "level", 0), needed, what=f"Dataset {dataset_id}", action=action)
+    check_corpus_level(getattr(dataset, "level", 0), needed, what=f"Dataset {dataset_id}", action=action)
     return dataset
 
 
@@ -79,11 +79,11 @@ class CorpusDatasetList(ListCreateAPIView):
         return DatasetCreateSerializer if self.request.method == "POST" else DatasetSerializer
 
     def get_queryset(self):
-        corpus = get_corpus(self.request, self.kwargs["id"], Role.GUEST)
+        corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST)
         return services.datasets_with_level(self.request.user).filter(corpus=corpus)
 
     def create(self, request, *args, **kwargs):
-        corpus = get_corpus(request, self.kwargs["id"], Role.CONTRIBUTOR, "create datasets in it")
+        corpus = get_corpus(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "create datasets in it")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dataset = services.dataset_create(corpus=corpus, creator=request.user, **serializer.validated_data)
@@ -308,7 +308,7 @@ class ElementDatasetList(ListAPIView):
     queryset = DatasetElement.objects.none()
 
     def get_queryset(self):
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST)
         return (
             DatasetElement.objects.filter(element=element)
             .select_related("set", "dataset__creator")

@@ -45,7 +45,7 @@ from ponos.models import Task, TaskState
 from ponos.tests.task_fixtures import task_client
 from processes.models import Process, ProcessMode, WorkerRun
 from tests import clients
-from users.models import Role
+from users.models import Right, Role
 from workers.models import Model, ModelVersion, WorkerConfiguration
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
@@ -421,7 +421,7 @@ def test_start_export_rights(corpus, dataset, guest, make_user, anonymous_client
     response = start(token_client(guest), corpus)
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need contributor access to the corpus to export it; ask one of its admins."
+        "detail": "You need contributor access to the corpus to export it; ask one of its administrators."
     }
     stranger = token_client(make_user("stranger@example.com"))
     assert start(stranger, corpus).status_code == 404
@@ -603,7 +603,7 @@ def test_destroy_export_rights(corpus, user, guest, corpus_admin, make_user):
     response = token_client(colleague).delete(export_url(export))
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need admin access to the corpus to delete exports of others; ask one of its admins."
+        "detail": "You need admin access to the corpus to delete exports of others; ask one of its administrators."
     }
     assert token_client(guest).delete(export_url(export)).status_code == 403
     assert token_client(make_user("stranger@example.com")).delete(export_url(export)).status_code == 404
@@ -645,9 +645,17 @@ def test_dataset_and_corpus_deletion_delete_exports(
 
 @pytest.fixture
 def dataset_process(corpus, make_user):
-    """A dataset process whose creator has no right at all on the corpus any more."""
+    """A dataset process whose creator is a contributor of the corpus."""
     creator = make_user("creator@example.com")
+    Right.objects.create(content_object=corpus, user=creator, level=Role.CONTRIBUTOR)
     return Process.objects.create(mode=ProcessMode.Dataset, corpus=corpus, creator=creator)
+
+
+def test_task_token_follows_its_creator_rights(corpus, tree, dataset_process):
+    """A task acts for its process's creator: once they lose their right on the corpus, so does the task."""
+    Right.objects.filter(user=dataset_process.creator).delete()
+    task = Task.objects.create(process=dataset_process, slug="worker", state=TaskState.Running)
+    assert start(task_client(task), corpus, dataset_id=str(tree["dataset"].id)).status_code == 404
 
 
 def test_task_token_reaches_its_corpus_exports(corpus, tree, dataset_process, make_user):
@@ -661,8 +669,10 @@ def test_task_token_reaches_its_corpus_exports(corpus, tree, dataset_process, ma
     download_response = client.get(f"/api/v1/export/{response.json()['id']}/")
     assert download_response.status_code == 302
     assert download(download_response["Location"]).status_code == 200
-    # It may not delete them.
-    assert client.delete(f"/api/v1/export/{response.json()['id']}/").status_code == 403
+    # It may not delete them: DestroyExport is none of a task's operations.
+    response = client.delete(f"/api/v1/export/{response.json()['id']}/")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Task tokens cannot call DestroyExport")
 
     # Nor reach another corpus, even one its creator administers.
     other = documents_services.corpus_create(user=dataset_process.creator, name="Other")

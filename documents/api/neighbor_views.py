@@ -20,9 +20,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from documents.api.views import check_level
 from documents.models import Element, ElementPath
-from documents.selectors import corpus_level_subquery
+from documents.selectors import check_corpus_level, corpus_level_subquery
 from users.models import Role
 
 
@@ -102,7 +101,7 @@ class ElementNeighbors(GenericAPIView):
             .only("id", "name", "corpus_id")
             .first()
         )
-        check_level(
+        check_corpus_level(
             getattr(element, "corpus_level", 0), Role.GUEST, what=f"Element {self.kwargs['id']}", action="read it"
         )
         paths = list(

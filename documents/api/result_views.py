@@ -53,7 +53,6 @@ from documents.api.result_serializers import (
     TranscriptionSerializer,
 )
 from documents.api.serializers import find_type, writable_corpus, zone_polygon
-from documents.api.views import check_level, get_corpus, get_element
 from documents.models import (
     Classification,
     Element,
@@ -67,7 +66,15 @@ from documents.models import (
     TranscriptionEntity,
 )
 from documents.provenance import ProvenanceFilter, resolve_worker_run
-from documents.selectors import Unnest, corpus_level_subquery, elements_with_level, with_provenance_runs
+from documents.selectors import (
+    Unnest,
+    check_corpus_level,
+    corpus_level_subquery,
+    elements_with_level,
+    get_corpus,
+    get_element,
+    with_provenance_runs,
+)
 from users.models import Role
 
 
@@ -81,7 +88,9 @@ def readable_elements(request, element_ids, field):
     if missing:
         raise ValidationError({field: [f"Elements {', '.join(missing)} do not exist, or you have no access to them."]})
     for element in elements.values():
-        check_level(element.corpus_level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements")
+        check_corpus_level(
+            element.corpus_level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements"
+        )
     return elements
 
 
@@ -122,7 +131,7 @@ class TranscriptionCreate(GenericAPIView):
 
     @extend_schema(operation_id="CreateTranscription", responses={201: TranscriptionSerializer})
     def post(self, request, id):
-        element = get_element(request, id, Role.CONTRIBUTOR, action="add transcriptions")
+        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add transcriptions")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -168,7 +177,7 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
         responses={201: ElementTranscriptionResultSerializer(many=True)},
     )
     def post(self, request, id):
-        parent = get_element(request, id, Role.CONTRIBUTOR, action="add elements and transcriptions")
+        parent = get_element(request.user, id, Role.CONTRIBUTOR, action="add elements and transcriptions")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -219,7 +228,7 @@ class TranscriptionList(ListAPIView):
         params = self.request.query_params
         recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
         provenance = ProvenanceFilter.from_query(params)
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = Transcription.objects.filter(element_and_descendants(element, recursive))
         if params.get("element_type"):
             queryset = queryset.filter(element__type__slug=params["element_type"])
@@ -250,7 +259,7 @@ class CorpusMLClassList(ListCreateAPIView):
     serializer_class = MLClassSerializer
 
     def get_corpus(self, needed, action="read it"):
-        return get_corpus(self.request, self.kwargs["id"], needed, action=action)
+        return get_corpus(self.request.user, self.kwargs["id"], needed, action=action)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -355,7 +364,7 @@ class ClassificationReject(GenericAPIView):
             .filter(pk=id)
             .first()
         )
-        check_level(
+        check_corpus_level(
             getattr(classification, "corpus_level", 0),
             Role.CONTRIBUTOR,
             what=f"Classification {id}",
@@ -387,7 +396,7 @@ class ElementClassificationList(ListAPIView):
         params = self.request.query_params
         recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
         provenance = ProvenanceFilter.from_query(params)
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = Classification.objects.filter(element_and_descendants(element, recursive))
         queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
         return queryset.select_related("ml_class", "worker_run", "moderator").order_by("created", "id")
@@ -428,7 +437,7 @@ class ElementMetaData(ListCreateAPIView):
         params = self.request.query_params
         load_parents = parse_bool(params.get("load_parents"), field="load_parents", default=False)
         provenance = ProvenanceFilter.from_query(params)
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         condition = Q(element_id=element.id)
         if load_parents:
             ancestors = ElementPath.objects.filter(element_id=element.id).annotate(ancestor=Unnest("path"))
@@ -437,7 +446,7 @@ class ElementMetaData(ListCreateAPIView):
         return queryset.select_related("worker_run").order_by("name", "id")
 
     def create(self, request, *args, **kwargs):
-        element = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add metadata")
+        element = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, action="add metadata")
         serializer = MetaDataCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -458,7 +467,7 @@ class ElementMetaDataBulk(GenericAPIView):
 
     @extend_schema(operation_id="CreateMetaDataBulk", responses={201: MetaDataBulkResponseSerializer})
     def post(self, request, id):
-        element = get_element(request, id, Role.CONTRIBUTOR, action="add metadata")
+        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add metadata")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -479,7 +488,7 @@ class CorpusEntityTypeList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return EntityType.objects.none()
-        corpus = get_corpus(self.request, self.kwargs["id"], Role.GUEST)
+        corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST)
         return EntityType.objects.filter(corpus=corpus).order_by("name", "id")
 
 
@@ -506,7 +515,7 @@ class CorpusEntityList(ListAPIView):
         params = self.request.query_params
         entity_type = parse_uuid(params.get("type"), field="type")
         provenance = ProvenanceFilter.from_query(params)
-        corpus = get_corpus(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
+        corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = provenance.filter(Entity.objects.filter(corpus=corpus), getattr(corpus, "provenance_runs", None))
         if params.get("name"):
             queryset = queryset.filter(name__icontains=params["name"])
@@ -543,7 +552,7 @@ def get_transcription(request, transcription_id, needed, action="read it", prove
         .filter(pk=transcription_id)
     )
     transcription = with_provenance_runs(queryset, provenance, "element__corpus_id").first()
-    check_level(
+    check_corpus_level(
         getattr(transcription, "corpus_level", 0), needed, what=f"Transcription {transcription_id}", action=action
     )
     return transcription
@@ -651,11 +660,11 @@ class ElementEmbeddings(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Embedding.objects.none()
-        element = get_element(self.request, self.kwargs["id"], Role.GUEST)
+        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST)
         return Embedding.objects.filter(element_id=element.id).select_related("worker_run").order_by("created", "id")
 
     def create(self, request, *args, **kwargs):
-        element = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add embeddings")
+        element = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, action="add embeddings")
         serializer = EmbeddingCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

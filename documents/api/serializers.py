@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer
-from documents.selectors import corpus_with_level, element_classifications, rights_from_level
+from documents.selectors import check_corpus_level, corpus_with_level, element_classifications, rights_from_level
 from users.models import Role
 
 THUMBNAIL_HEIGHT = 400
@@ -25,12 +25,11 @@ def writable_corpus(user, corpus_id, *, action):
     hidden, a 403 when it is readable but the user is not a contributor.
     """
     corpus = corpus_with_level(user, corpus_id)
-    if corpus is None or corpus.max_level < Role.GUEST:
-        raise serializers.ValidationError(f"Corpus {corpus_id} does not exist, or you have no access to it.")
-    if corpus.max_level < Role.CONTRIBUTOR:
-        raise exceptions.PermissionDenied(
-            f"You need contributor access to corpus {corpus.name} ({corpus.id}) to {action}; ask one of its admins."
-        )
+    try:
+        check_corpus_level(getattr(corpus, "max_level", 0), Role.CONTRIBUTOR, what=f"Corpus {corpus_id}", action=action)
+    except exceptions.NotFound as hidden:
+        # The corpus is a field of the body: a 400 on that field rather than a 404 of the URL.
+        raise serializers.ValidationError(str(hidden.detail)) from None
     return corpus
 
 

@@ -10,7 +10,6 @@ change answers 403. Every view fetches its object together with the user's level
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import (
     CreateAPIView,
     GenericAPIView,
@@ -44,37 +43,17 @@ from documents.models import Element
 from documents.provenance import resolve_worker_run
 from documents.selectors import (
     ELEMENT_RELATED,
+    check_corpus_level,
     corpora_for_user,
-    corpus_with_level,
     element_children,
     element_parents,
-    element_with_level,
     elements_with_level,
+    get_corpus,
+    get_element,
 )
 from users.models import Role
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def check_level(level, needed, *, what, action):
-    """404 when the object is hidden from the user, 403 when their level is below what the action needs."""
-    if (level or 0) < Role.GUEST:
-        raise NotFound(f"{what} not found, or you have no access to it.")
-    if level < needed:
-        role = Role(needed).label.lower()
-        raise PermissionDenied(f"You need {role} access to the corpus to {action}; ask one of its admins.")
-
-
-def get_corpus(request, corpus_id, needed, action="read it", **kwargs):
-    corpus = corpus_with_level(request.user, corpus_id, **kwargs)
-    check_level(getattr(corpus, "max_level", 0), needed, what=f"Corpus {corpus_id}", action=action)
-    return corpus
-
-
-def get_element(request, element_id, needed, action="read it", **kwargs):
-    element = element_with_level(request.user, element_id, **kwargs)
-    check_level(getattr(element, "corpus_level", 0), needed, what=f"Element {element_id}", action=action)
-    return element
 
 
 # Corpora
@@ -121,7 +100,7 @@ class CorpusDetail(RetrieveUpdateDestroyAPIView):
     def get_object(self):
         needed = Role.GUEST if self.request.method in READ_METHODS else Role.ADMIN
         action = "read it" if needed == Role.GUEST else "change or delete it"
-        return get_corpus(self.request, self.kwargs["id"], needed, action)
+        return get_corpus(self.request.user, self.kwargs["id"], needed, action)
 
     def perform_destroy(self, corpus):
         services.corpus_destroy(corpus=corpus)
@@ -197,7 +176,7 @@ class ElementDetail(RetrieveUpdateDestroyAPIView):
         needed = Role.CONTRIBUTOR if writing else Role.GUEST
         action = "change or delete it" if writing else "read it"
         # Its classifications come in the element's own query (RetrieveElement and the answer to an update).
-        return get_element(self.request, self.kwargs["id"], needed, action, with_classifications=True)
+        return get_element(self.request.user, self.kwargs["id"], needed, action, with_classifications=True)
 
     def perform_destroy(self, element):
         services.element_destroy(element=element)
@@ -243,7 +222,7 @@ class CorpusElementList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()  # a bad parameter answers 400 before any query
         corpus = get_corpus(
-            self.request, self.kwargs["corpus"], Role.GUEST, with_types=True, provenance=filters.provenance
+            self.request.user, self.kwargs["corpus"], Role.GUEST, with_types=True, provenance=filters.provenance
         )
         return self.finish(Element.objects.filter(corpus=corpus), corpus)
 
@@ -263,7 +242,7 @@ class ElementChildrenList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()
         element = get_element(
-            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
+            self.request.user, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
         )
         queryset = element_children(element, recursive=filters.recursive)
         return self.finish(queryset, element, positioned=not filters.recursive)
@@ -281,7 +260,7 @@ class ElementParentsList(ElementListBase):
     def get_queryset(self):
         filters = self.get_filters()
         element = get_element(
-            self.request, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
+            self.request.user, self.kwargs["id"], Role.GUEST, for_listing=True, provenance=filters.provenance
         )
         return self.finish(element_parents(element, recursive=filters.recursive), element)
 
@@ -297,9 +276,13 @@ class ElementParent(GenericAPIView):
         child_id, parent_id = self.kwargs["child"], self.kwargs["parent"]
         found = elements_with_level(self.request.user).filter(pk__in=[child_id, parent_id]).in_bulk()
         child, parent = found.get(child_id), found.get(parent_id)
-        check_level(getattr(child, "corpus_level", 0), Role.GUEST, what=f"Element {child_id}", action="read it")
-        check_level(getattr(parent, "corpus_level", 0), Role.GUEST, what=f"Element {parent_id}", action="read it")
-        check_level(child.corpus_level, Role.CONTRIBUTOR, what=f"Element {child_id}", action="change its parents")
+        check_corpus_level(getattr(child, "corpus_level", 0), Role.GUEST, what=f"Element {child_id}", action="read it")
+        check_corpus_level(
+            getattr(parent, "corpus_level", 0), Role.GUEST, what=f"Element {parent_id}", action="read it"
+        )
+        check_corpus_level(
+            child.corpus_level, Role.CONTRIBUTOR, what=f"Element {child_id}", action="change its parents"
+        )
         return child, parent
 
     @extend_schema(operation_id="CreateElementParent", request=None, responses={201: ElementParentSerializer})
@@ -334,7 +317,7 @@ class ElementsBulkCreate(GenericAPIView):
         responses={201: CreatedElementSerializer(many=True)},
     )
     def post(self, request, *args, **kwargs):
-        parent = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
+        parent = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
         serializer = self.get_serializer(data=request.data, context={**self.get_serializer_context(), "parent": parent})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -354,7 +337,7 @@ class ElementChildrenCreate(GenericAPIView):
 
     @extend_schema(operation_id="CreateElementChildren", responses={201: ElementChildrenSerializer})
     def post(self, request, *args, **kwargs):
-        parent = get_element(request, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
+        parent = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         child_ids = list(dict.fromkeys(serializer.validated_data["children"]))

@@ -300,7 +300,7 @@ def test_create_element_type_hidden_corpus(other_client, corpus):
         reverse("element-type-create"), {"slug": "page", "display_name": "Page", "corpus": str(corpus.id)}
     )
     assert response.status_code == 400
-    assert response.json() == {"corpus": [f"Corpus {corpus.id} does not exist, or you have no access to it."]}
+    assert response.json() == {"corpus": [f"Corpus {corpus.id} not found, or you have no access to it."]}
 
 
 def test_create_element_type_guest_forbidden(other_client, other_user, corpus):

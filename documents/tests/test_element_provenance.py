@@ -87,8 +87,14 @@ def test_create_element_manual(user_client, corpus, types):
 
 
 def test_create_element_others_user_run(user_client, corpus, types, others_run):
+    """Someone else's user worker run gets the answer of a run that does not exist: nothing tells it exists."""
     response = create(user_client, corpus, others_run.id)
-    assert response.status_code == 403
+    assert response.status_code == 400
+    unknown = create(user_client, corpus, "11111111-2222-3333-4444-555555555555")
+    assert response.json()["worker_run_id"] == [
+        message.replace("11111111-2222-3333-4444-555555555555", str(others_run.id))
+        for message in unknown.json()["worker_run_id"]
+    ]
     assert not Element.objects.exists()
 
 
@@ -178,7 +184,7 @@ def test_create_elements_one_statement_per_table(user_client, corpus, page, own_
 
 
 def test_create_elements_rules(user_client, corpus, page, own_run, others_run, other_user, other_client):
-    assert bulk(user_client, page, others_run.id, LINES).status_code == 403
+    assert bulk(user_client, page, others_run.id, LINES).status_code == 400
     assert bulk(user_client, page, "11111111-2222-3333-4444-555555555555", LINES).status_code == 400
     response = bulk(user_client, page, own_run.id, [{"name": "X", "type": "nope"}, LINES[0]])
     assert response.status_code == 400

@@ -294,7 +294,7 @@ def test_local_runs(user_client, other_client, other_user, corpus, page, version
     url = reverse("transcription-create", args=[page.id])
     body = {"text": "x", "worker_run_id": str(local.id)}
     assert user_client.post(url, body, format="json").status_code == 201
-    assert other_client.post(url, body, format="json").status_code == 403
+    assert other_client.post(url, body, format="json").status_code == 400
 
 
 def test_task_token(page, run, foreign_run):

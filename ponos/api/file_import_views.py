@@ -7,18 +7,18 @@ CreateIIIFURL and CreateElement, with its own token: no endpoint of its own.
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ponos import services
 from ponos.api.file_import_serializers import FilesProcessCreateSerializer, FilesProcessSerializer
-from ponos.api.views import IsUser
 from processes.file_imports import files_process_create
 
 
 @extend_schema(tags=["processes"])
 class FilesProcessCreate(APIView):
-    permission_classes = (IsUser,)
+    permission_classes = (IsAuthenticated,)
 
     @extend_schema(
         operation_id="CreateFilesProcess",

@@ -7,7 +7,7 @@ reads what it imports and sends back the `.arkindex.yml` it found, with its own 
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,9 +21,8 @@ from ponos.api.repository_serializers import (
     RepositoryImportSerializer,
 )
 from ponos.api.secret_views import SecretUnreadable
-from ponos.api.views import IsUser
-from ponos.authentication import request_task
 from processes.services import process_for_user
+from users.callers import calling_task
 from users.models import Role
 from workers.repositories import CredentialsError, repository_for_user
 
@@ -36,7 +35,7 @@ STOPPED_DETAIL = (
 
 @extend_schema(tags=TAGS)
 class RepositoryImportCreate(APIView):
-    permission_classes = (IsUser,)
+    permission_classes = (IsAuthenticated,)
 
     @extend_schema(
         operation_id="CreateRepositoryImport",
@@ -74,13 +73,14 @@ def import_for_task(request, pk):
     The import run by the task calling with its token. People, even the process's creator, get a
     403 (a 404 when they cannot see the process): only the task reads its import's credentials.
     """
-    task = request_task(request)
+    task = calling_task(request)
     if task is None:
         process_for_user(request.user, pk)
         raise PermissionDenied("Only the task of a repository process reads its import, with its own Ponos token.")
     if task.process_id != pk:
-        raise PermissionDenied("A task token only gives access to the process of its task.")
-    return repository_services.repository_import_of(task)
+        # A task sees its own process only.
+        raise NotFound(f"Process {pk} not found, or you have no access to it.")
+    return repository_services.repository_import_of(task.task)
 
 
 @extend_schema(tags=TAGS)

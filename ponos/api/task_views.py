@@ -9,7 +9,7 @@ Who reaches a task:
 - a task token reads the tasks and artifacts of its own process only: any other task is a 404,
   as if it did not exist (the token's process creator may see it, the task may not);
 - the `from-agent` endpoints and CreateArtifact serve the task itself: only its own token opens
-  them (403 for anyone else, a person or another task).
+  them (403 for a person, 404 for another task).
 
 Views resolve the task and check access here, then call `ponos.task_services` or
 `ponos.artifacts`; the bytes of logs and artifacts never go through the API except the log, which
@@ -39,13 +39,12 @@ from ponos.api.task_serializers import (
     TaskSerializer,
     TaskStopSerializer,
 )
-from ponos.authentication import request_task
 from ponos.models import Artifact, Task
 from processes.services import is_being_deleted, process_for_user, processes_with_level
+from users.callers import calling_task
 from users.models import Role
 
 TAGS = ["ponos"]
-TASK_TOKEN_FOR_PEOPLE = "Task tokens cannot do this: use a user's API token."
 
 
 def tasks_queryset():
@@ -56,41 +55,35 @@ def tasks_queryset():
 
 def readable_task(request, pk, queryset=None):
     """
-    The task `pk` if the caller may read it, in one query: a task token reads the tasks of its
-    own process, a person those of processes they see as guests. 404 otherwise.
+    The task `pk` if the caller may read it, in one query: a person reads the tasks of processes
+    they see as guests, a task token those of its own process (the only one it sees). 404 otherwise.
     """
     queryset = Task.objects.all() if queryset is None else queryset
-    caller = request_task(request)
-    if caller is not None:
-        queryset = queryset.filter(process_id=caller.process_id)
-    else:
-        queryset = queryset.filter(process_id__in=processes_with_level(request.user).values("id"))
-    task = queryset.filter(pk=pk).first()
+    task = queryset.filter(pk=pk, process_id__in=processes_with_level(request.user).values("id")).first()
     # A process being deleted is hidden, as `process_for_user` hides it.
     if task is None or is_being_deleted(task.process_id):
-        raise NotFound(f"No task {pk} that you can see.")
+        raise NotFound(f"Task {pk} not found, or you have no access to it.")
     return task
 
 
 def task_for_contributor(request, pk):
     """The task `pk` for a person with contributor on its process: 404 when hidden, 403 below the level."""
-    if request_task(request) is not None:
-        raise PermissionDenied(TASK_TOKEN_FOR_PEOPLE)
     task = Task.objects.filter(pk=pk).first()
     if task is None:
-        raise NotFound(f"No task {pk} that you can see.")
-    process_for_user(request.user, task.process_id, Role.CONTRIBUTOR)
+        raise NotFound(f"Task {pk} not found, or you have no access to it.")
+    process_for_user(request.user, task.process_id, Role.CONTRIBUTOR, action="stop or restart its tasks")
     return task
 
 
 def own_task(request, pk):
     """The calling task itself: these endpoints open only with the task's own `Ponos` token."""
-    caller = request_task(request)
+    caller = calling_task(request)
     if caller is None:
         raise PermissionDenied("Only the task itself, with its own `Ponos` token, can call this endpoint.")
-    if caller.pk != pk:
-        raise PermissionDenied("A task token only opens this endpoint for its own task.")
-    return caller
+    if caller.task_id != pk:
+        # Whether the other task exists is none of this task's business.
+        raise NotFound(f"Task {pk} not found, or you have no access to it.")
+    return caller.task
 
 
 class TaskDetailsBase(GenericAPIView):

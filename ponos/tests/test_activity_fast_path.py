@@ -318,8 +318,9 @@ def test_other_runs_of_the_process_reach_django_with_their_body(ready, runs, cal
     with CaptureQueriesContext(connection) as queries:
         answer = call(fast_app, "PUT", update_url(runs[1].id), token=ponos(task), body=body)
     assert answer.status == 200, answer
-    # The fast path's statement, then Django's authentication, run lookup and update.
-    assert len(queries) == 4
+    # The fast path's statement, then Django's authentication, process (with the caller's level), run lookup
+    # and update.
+    assert len(queries) == 5
     assert states(runs[1])[element] == WorkerActivityState.Started
 
 

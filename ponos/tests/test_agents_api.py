@@ -235,8 +235,8 @@ def test_list_farms(user_client, farm, django_assert_num_queries):
 
 def test_list_farms_task_token(make_task):
     response = task_client(make_task("t")).get(FARMS_URL)
-    assert response.status_code == 200
-    assert "default" in [f["name"] for f in response.json()["results"]]
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Task tokens cannot call ListFarms")
 
 
 def test_list_farms_anonymous(anonymous_client, db):

@@ -109,8 +109,8 @@ def test_create_artifact_only_own_token(user_client, anonymous_client, process, 
     sibling = make_task(process, "sibling", state=TaskState.Running)
     stranger = make_task(other_process, "stranger", state=TaskState.Running)
     body = {"path": "a.txt", "content_type": "text/plain", "size": 1}
-    assert create(task_client(sibling), task, **body).status_code == 403
-    assert create(task_client(stranger), task, **body).status_code == 403
+    assert create(task_client(sibling), task, **body).status_code == 404
+    assert create(task_client(stranger), task, **body).status_code == 404
     assert create(user_client, task, **body).status_code == 403
     assert create(anonymous_client, task, **body).status_code == 401
     assert not Artifact.objects.exists()

@@ -9,9 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from documents.models import Corpus
 from ponos.models import Secret, Task, TaskState
 from ponos.secret_store import SecretDecryptionError, decrypt, encrypt, secret_set
-from processes.models import Process, ProcessMode
+from processes.models import Process, ProcessMode, WorkerRun
+from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory
 
 PLAINTEXT = "s3cr3t-p4ssw0rd ✓"
 
@@ -129,13 +131,51 @@ def test_retrieve_encoded_slash(superuser_client, secret):
     assert response.json()["content"] == PLAINTEXT
 
 
-def test_retrieve_task_token(make_task, secret, django_assert_num_queries):
-    client = task_client(make_task())
-    # Task (with its process and creator), secret.
-    with django_assert_num_queries(2):
+@pytest.fixture
+def worker_task(user):
+    """A running task of a worker run whose version declares one secret and whose configuration names another."""
+    version = WorkerVersionFactory(
+        configuration={
+            "secrets": ["corpus/iiif-token"],
+            "user_configuration": {"api_key": {"title": "API key", "type": "secret"}, "n": {"type": "int"}},
+        }
+    )
+    configuration = WorkerConfigurationFactory(
+        worker=version.worker, configuration={"api_key": "mail/password", "n": 3}
+    )
+    process = Process.objects.create(mode=ProcessMode.Workers, creator=user, corpus=Corpus.objects.create(name="C"))
+    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
+    return Task.objects.create(process=process, slug="worker", state=TaskState.Running, worker_run=run)
+
+
+def test_retrieve_task_token(worker_task, secret, django_assert_num_queries):
+    client = task_client(worker_task)
+    # Task (with its process, creator and model), its run with version and configuration, secret.
+    with django_assert_num_queries(3):
         response = client.get(url("corpus/iiif-token"))
     assert response.status_code == 200
     assert response.json()["content"] == PLAINTEXT
+
+
+def test_retrieve_task_token_secret_field(worker_task):
+    """The value of a `secret` field of the run's configuration is a secret the task may read."""
+    secret_set(name="mail/password", value="hunter2")
+    response = task_client(worker_task).get(url("mail/password"))
+    assert response.status_code == 200
+    assert response.json()["content"] == "hunter2"
+
+
+def test_retrieve_task_token_undeclared(worker_task, make_task, secret):
+    """A secret the run does not declare is a 404, the same answer as for a name that does not exist."""
+    secret_set(name="other/token", value="not yours")
+    client = task_client(worker_task)
+    undeclared = client.get(url("other/token"))
+    unknown = client.get(url("unknown"))
+    assert undeclared.status_code == unknown.status_code == 404
+    assert undeclared.json()["detail"] == unknown.json()["detail"].replace("unknown", "other/token")
+    assert "not yours" not in undeclared.content.decode()
+    # The task of a repository import reads no secret at all: RetrieveSecret is not among its operations.
+    assert task_client(make_task()).get(url("corpus/iiif-token")).status_code == 403
 
 
 def test_retrieve_finished_task_token(make_task, secret):
@@ -158,7 +198,6 @@ def test_retrieve_anonymous(anonymous_client, secret):
 def test_retrieve_not_found(superuser_client, make_task, secret):
     assert superuser_client.get(url("corpus")).status_code == 404
     assert superuser_client.get(url("corpus/iiif-token/")).status_code == 404
-    assert task_client(make_task()).get(url("unknown")).status_code == 404
 
 
 def test_retrieve_undecryptable(superuser_client, secret, settings):

@@ -26,21 +26,12 @@ from processes.api.activity_serializers import (
     StartedElementSerializer,
     UpdateWorkerActivitySerializer,
 )
-from processes.api.process_views import get_process
 from processes.models import Process
-from users.models import Role, Token
+from processes.services import process_for_user
+from users.callers import calling_task
+from users.models import Role
 
 TAGS = ["processes"]
-
-
-def request_task(request):
-    """
-    The task calling with its `Ponos` token, else None. The ponos app, below this one, sets
-    `request.auth` to the task: anything that is neither a user's API token nor a session.
-    """
-    if request.auth is None or isinstance(request.auth, Token):
-        return None
-    return request.auth if hasattr(request.auth, "process_id") else None
 
 
 class Conflict(APIException):
@@ -76,7 +67,7 @@ class StartWorkerActivity(GenericAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        task = request_task(request)
+        task = calling_task(request)
         if task is None:
             raise PermissionDenied("Only a task, calling with its `Ponos` token, takes activities from a queue.")
         if task.worker_run_id is None:
@@ -125,18 +116,16 @@ class UpdateWorkerActivity(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            task = request_task(request)
+            task = calling_task(request)
             if task is not None and kwargs["pk"] == task.worker_run_id:
                 # A task reporting for its own run, as workers do for each element: its run and
                 # process came with its token.
-                run_id, process = task.worker_run_id, task.process
+                run_id, process = task.worker_run_id, task.task.process
             else:
-                run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=data["process_id"])
-                if task is not None:
-                    if task.process_id != run.process_id:
-                        raise PermissionDenied("A task token only reports activities of its own process.")
-                else:
-                    services.process_for_user(request.user, run.process_id, Role.CONTRIBUTOR)
+                # The process first: nothing is said of the runs of a process the caller cannot see
+                # (a task sees its own process only).
+                process = services.process_for_user(request.user, data["process_id"], Role.CONTRIBUTOR)
+                run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=process.id)
                 run_id, process = run.id, run.process
             if process.id != data["process_id"]:
                 raise ValidationError({"process_id": [f"Worker run {run_id} belongs to process {process.id}."]})
@@ -165,6 +154,6 @@ class ListProcessActivityStats(GenericAPIView):
         ),
     )
     def get(self, request, *args, **kwargs):
-        process = get_process(request, kwargs["pk"], Role.GUEST)
+        process = process_for_user(request.user, kwargs["pk"], Role.GUEST)
         rows = activities.activity_statistics(process.id)
         return Response(ActivityStatisticsSerializer(rows, many=True).data)

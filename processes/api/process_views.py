@@ -13,12 +13,13 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, OuterRef
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from arkindex.api.pagination import CountCursorPagination
-from documents.selectors import corpus_with_level
+from documents.selectors import get_corpus
 from processes import services
 from processes.api.process_filters import ProcessFilterSet
 from processes.api.process_serializers import (
@@ -28,7 +29,6 @@ from processes.api.process_serializers import (
     ProcessSerializer,
     ProcessUpdateSerializer,
 )
-from processes.api.views import IsUser, IsUserForWrites, task_process_id
 from processes.models import Process, ProcessMode
 from users.models import Role
 
@@ -52,14 +52,6 @@ def detailed_processes(user):
     return services.with_element_list(queryset)
 
 
-def get_process(request, process_id, level=Role.GUEST, queryset=None):
-    """The process, checked like `services.process_for_user`; a task only reaches its own process."""
-    own = task_process_id(request)
-    if own is not None and str(own) != str(process_id):
-        raise NotFound(f"No process {process_id} that you can see.")
-    return services.process_for_user(request.user, process_id, level, queryset=queryset)
-
-
 @extend_schema(tags=TAGS)
 @extend_schema_view(
     get=extend_schema(
@@ -71,7 +63,7 @@ def get_process(request, process_id, level=Role.GUEST, queryset=None):
     )
 )
 class ProcessList(ListAPIView):
-    permission_classes = (IsUserForWrites,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ProcessListSerializer
     filterset_class = ProcessFilterSet
 
@@ -79,15 +71,12 @@ class ProcessList(ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Process.objects.none()
         queryset = services.listable_processes(self.request.user)
-        own = task_process_id(self.request)
-        if own is not None:
-            queryset = queryset.filter(id=own)
         return queryset.select_related("creator").with_state().order_by("-created", "-id")
 
 
 @extend_schema(tags=TAGS)
 class ProcessCreate(GenericAPIView):
-    permission_classes = (IsUser,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ProcessCreateSerializer
 
     @extend_schema(
@@ -102,14 +91,7 @@ class ProcessCreate(GenericAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        corpus_id = kwargs["corpus"]
-        corpus = corpus_with_level(request.user, corpus_id)
-        if corpus is None or corpus.max_level < Role.GUEST:
-            raise NotFound(f"Corpus {corpus_id} not found, or you have no access to it.")
-        if corpus.max_level < Role.CONTRIBUTOR:
-            raise PermissionDenied(
-                "You need contributor access to the corpus to create processes; ask one of its admins."
-            )
+        corpus = get_corpus(request.user, kwargs["corpus"], Role.CONTRIBUTOR, "create processes")
         serializer = ProcessCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         process = services.process_create(user=request.user, corpus=corpus, **serializer.validated_data)
@@ -119,11 +101,13 @@ class ProcessCreate(GenericAPIView):
 
 @extend_schema(tags=TAGS)
 class ProcessDetails(GenericAPIView):
-    permission_classes = (IsUserForWrites,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ProcessSerializer
 
     def get_process(self, level=Role.GUEST):
-        return get_process(self.request, self.kwargs["pk"], level, queryset=detailed_processes(self.request.user))
+        return services.process_for_user(
+            self.request.user, self.kwargs["pk"], level, queryset=detailed_processes(self.request.user)
+        )
 
     @extend_schema(operation_id="RetrieveProcess", description="A process with its filters and options (guests).")
     def get(self, request, *args, **kwargs):
@@ -180,7 +164,7 @@ class ProcessDetails(GenericAPIView):
     )
 )
 class ProcessElementList(ListAPIView):
-    permission_classes = (IsUserForWrites,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ProcessElementSerializer
     pagination_class = CountCursorPagination
     filter_backends = ()
@@ -189,7 +173,7 @@ class ProcessElementList(ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Process.objects.none()
         queryset = services.with_element_list(services.processes_with_level(self.request.user))
-        process = get_process(self.request, self.kwargs["pk"], queryset=queryset)
+        process = services.process_for_user(self.request.user, self.kwargs["pk"], queryset=queryset)
         if process.corpus_id is None:
             raise ValidationError({"process": ["This process has no corpus, hence no elements to list."]})
         if process.mode in WITHOUT_ELEMENTS:

@@ -8,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from arkindex.api.params import parse_bool, parse_uuid, parse_uuid_or_false
-from documents.api.views import get_corpus
+from documents.selectors import get_corpus
 from processes import results
 from users.models import Role
 
@@ -56,7 +56,7 @@ class WorkerResultsDestroy(GenericAPIView):
         )
         element_id = parse_uuid(params.get("element_id"), field="element_id")
         use_selection = parse_bool(params.get("use_selection"), field="use_selection", default=False)
-        corpus = get_corpus(request, corpus, Role.ADMIN, action="delete worker results")
+        corpus = get_corpus(request.user, corpus, Role.ADMIN, action="delete worker results")
         scope = results.check_filters(
             corpus=corpus, filters=filters, element_id=element_id, use_selection=use_selection, user=request.user
         )

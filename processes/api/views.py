@@ -3,8 +3,9 @@ API of worker runs: the configuration table of processes and templates, a user's
 and what a worker reads about the run it executes. Views resolve the process and the user's level
 on it (`services.process_for_user`), then hand the rules to `processes.worker_runs`.
 
-A task calling with its `Ponos` token acts as its process's creator: it reads the worker runs of its
-own process only, and never changes a configuration.
+A task calling with its `Ponos` token acts as its process's creator narrowed to its own process
+(`users.callers`): it reads the worker runs of that process only, and never changes a configuration
+(the task allow-list has no such operation).
 """
 
 import django_filters
@@ -12,7 +13,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView, RetrieveAPIView
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from processes import services, worker_runs
@@ -27,7 +28,7 @@ from processes.api.serializers import (
     WorkerRunUpdateSerializer,
 )
 from processes.models import Process, ProcessMode, WorkerRun
-from users.models import Role, Token
+from users.models import Role
 from workers.configuration import runtime_configuration
 
 TAGS = ["processes"]
@@ -37,45 +38,6 @@ WORKER_RUN_RELATIONS = (
     "model_version__model",
     "configuration",
 )
-
-
-def task_process_id(request):
-    """
-    The process of the task calling with its `Ponos` token, else None. The ponos app, below this
-    one, sets `request.auth` to the task: anything that is neither a user's API token nor a session.
-    """
-    if request.auth is None or isinstance(request.auth, Token):
-        return None
-    return getattr(request.auth, "process_id", None)
-
-
-class IsUser(BasePermission):
-    """A person (API token or session), not a task: tasks run a configuration, they do not change one."""
-
-    message = "Task tokens cannot change the configuration of processes: use a user's API token."
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and task_process_id(request) is None)
-
-
-class IsUserForWrites(IsUser):
-    def has_permission(self, request, view):
-        if request.method in SAFE_METHODS:
-            return bool(request.user and request.user.is_authenticated)
-        return super().has_permission(request, view)
-
-
-class OwnProcessRunsOnly(BasePermission):
-    """
-    A task token reads only the worker runs of its own process (seed 002): any other run is a 403,
-    even one that the process's creator could read with their own token.
-    """
-
-    message = "A task token only gives access to the worker runs of its own process."
-
-    def has_object_permission(self, request, view, obj):
-        task_process = task_process_id(request)
-        return task_process is None or obj.process_id == task_process
 
 
 def detailed_runs(queryset):
@@ -133,15 +95,12 @@ class ProcessWorkerRuns(ListCreateAPIView):
     process's corpus, also once the process has started.
     """
 
-    permission_classes = (IsUserForWrites,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = WorkerRunSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WorkerRun.objects.none()
-        task_process = task_process_id(self.request)
-        if task_process is not None and task_process != self.kwargs["pk"]:
-            raise NotFound(f"No process {self.kwargs['pk']} that you can see.")
         process = services.process_for_user(self.request.user, self.kwargs["pk"], Role.GUEST)
         return detailed_runs(WorkerRun.objects.filter(process=process)).order_by("created", "id")
 
@@ -164,7 +123,7 @@ class ProcessWorkerRuns(ListCreateAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        process = services.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR)
+        process = services.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR, action="configure it")
         serializer = WorkerRunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -184,7 +143,7 @@ class ProcessWorkerRuns(ListCreateAPIView):
 class WorkerRunDetails(RetrieveAPIView):
     """A worker run with its process, worker version, model version and configuration."""
 
-    permission_classes = (IsUserForWrites, OwnProcessRunsOnly)
+    permission_classes = (IsAuthenticated,)
     serializer_class = WorkerRunSerializer
 
     def get_queryset(self):
@@ -193,7 +152,9 @@ class WorkerRunDetails(RetrieveAPIView):
     def get_run_to_change(self):
         """The run, 404 when hidden, 403 unless the user is a contributor of its process."""
         run = self.get_object()
-        run.process = services.process_for_user(self.request.user, run.process_id, Role.CONTRIBUTOR)
+        run.process = services.process_for_user(
+            self.request.user, run.process_id, Role.CONTRIBUTOR, action="configure it"
+        )
         return run
 
     @extend_schema(operation_id="RetrieveWorkerRun")
@@ -265,7 +226,7 @@ class WorkerRunConfiguration(RetrieveAPIView):
     configuration, one `{key, value, secret}` per key. A secret's value is its name, never its content.
     """
 
-    permission_classes = (IsAuthenticated, OwnProcessRunsOnly)
+    permission_classes = (IsAuthenticated,)
     serializer_class = RuntimeConfigurationSerializer
 
     def get_queryset(self):
@@ -315,7 +276,7 @@ class ProcessTemplateList(ListAPIView):
 
 @extend_schema(tags=TAGS)
 class ProcessTemplateCreate(GenericAPIView):
-    permission_classes = (IsUser,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ProcessTemplateCreateSerializer
 
     @extend_schema(
@@ -340,7 +301,7 @@ class ProcessTemplateCreate(GenericAPIView):
 
 @extend_schema(tags=TAGS)
 class ProcessTemplateApply(GenericAPIView):
-    permission_classes = (IsUser,)
+    permission_classes = (IsAuthenticated,)
     serializer_class = ApplyProcessTemplateSerializer
 
     @extend_schema(

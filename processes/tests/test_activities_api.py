@@ -306,8 +306,8 @@ def test_update_unknown_run(ready, elements, user_client):
 def test_update_process_mismatch(ready, runs, elements, corpus, user, user_client):
     other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     response = put(user_client, runs[0].id, elements[0], other, "started")
-    assert response.status_code == 400
-    assert "process_id" in response.json()
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"No worker run {runs[0].id}, nor worker version, in process {other.id}."}
 
 
 @pytest.mark.parametrize("state", [ActivityState.Disabled, ActivityState.Pending, ActivityState.Error])
@@ -331,7 +331,8 @@ def test_update_task_token_own_process_only(ready, runs, elements, corpus, user)
     other_process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     other_run = make_run(other_process, make_version("elsewhere"))
     response = put(client, other_run.id, elements[0], other_process, "started")
-    assert response.status_code == 403
+    # Another process is hidden from a task, as if it did not exist.
+    assert response.status_code == 404
 
 
 def test_update_deprecated_version_id(ready, runs, elements, user_client):
@@ -414,11 +415,10 @@ def test_stats_rights(ready, corpus, other_user, other_client, runs):
     assert other_client.get(stats_url(ready.id)).status_code == 200
 
 
-def test_stats_task_token_own_process_only(ready, runs, corpus, user):
+def test_stats_not_for_task_tokens(ready, runs, corpus, user):
+    """Statistics are for the people watching a process; workers have no need of them."""
     client = task_client(ready, runs[0])
-    assert client.get(stats_url(ready.id)).status_code == 200
-    other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
-    assert client.get(stats_url(other.id)).status_code == 404
+    assert client.get(stats_url(ready.id)).status_code == 403
 
 
 def test_estimated_completion_parallelism():

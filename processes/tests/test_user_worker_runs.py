@@ -167,7 +167,8 @@ def test_create_model_rules(user_client, version, model_version):
     model_version.save()
     response = create(user_client, worker_version_id=str(version.id), model_version_id=str(model_version.id))
     assert response.status_code == 400
-    assert "available" in response.json()["model_version_id"][0]
+    # A guest of the model does not even see a version still being uploaded.
+    assert "model you can use" in response.json()["model_version_id"][0]
     assert not WorkerRun.objects.exists()
 
 

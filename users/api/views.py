@@ -1,9 +1,11 @@
+import hashlib
+
 from django.contrib.auth.models import update_last_login
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.generics import RetrieveUpdateAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from users.api.serializers import LoginResponseSerializer, LoginSerializer, UserSerializer
@@ -11,8 +13,26 @@ from users.services import user_login_token
 
 
 class LoginThrottle(AnonRateThrottle):
+    """Login attempts per client address, counted in the cache all API processes share."""
+
     scope = "login"
     rate = "30/minute"
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    """Login attempts per account, whatever the addresses they come from."""
+
+    scope = "login_email"
+    rate = "10/minute"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": hashlib.sha256(email.strip().lower().encode()).hexdigest(),
+        }
 
 
 class UserLogin(APIView):
@@ -20,7 +40,7 @@ class UserLogin(APIView):
 
     permission_classes = (permissions.AllowAny,)
     authentication_classes = ()
-    throttle_classes = (LoginThrottle,)
+    throttle_classes = (LoginThrottle, LoginEmailThrottle)
 
     @extend_schema(
         operation_id="Login", request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["users"]

@@ -75,7 +75,7 @@ class ModelDetails(RetrieveUpdateAPIView):
 
     def get_object(self):
         level = Role.ADMIN if self.request.method in WRITE_METHODS else Role.GUEST
-        return get_model(user=self.request.user, model_id=self.kwargs["id"], level=level)
+        return get_model(user=self.request.user, model_id=self.kwargs["id"], level=level, action="change it")
 
     def update(self, request, *args, **kwargs):
         model = self.get_object()
@@ -105,7 +105,9 @@ class ModelVersionList(ListCreateAPIView):
     def get_model(self):
         if not hasattr(self, "_model"):
             level = Role.CONTRIBUTOR if self.request.method in WRITE_METHODS else Role.GUEST
-            self._model = get_model(user=self.request.user, model_id=self.kwargs["id"], level=level)
+            self._model = get_model(
+                user=self.request.user, model_id=self.kwargs["id"], level=level, action="add versions to it"
+            )
         return self._model
 
     def get_queryset(self):
@@ -153,7 +155,10 @@ class ModelVersionDetails(RetrieveUpdateDestroyAPIView):
             level = {"PUT": Role.CONTRIBUTOR, "PATCH": Role.CONTRIBUTOR, "DELETE": Role.ADMIN}.get(
                 self.request.method, Role.GUEST
             )
-            self._version = get_model_version(user=self.request.user, version_id=self.kwargs["id"], level=level)
+            action = "delete its versions" if self.request.method == "DELETE" else "change its versions"
+            self._version = get_model_version(
+                user=self.request.user, version_id=self.kwargs["id"], level=level, action=action
+            )
         return self._version
 
     def get_serializer_context(self):

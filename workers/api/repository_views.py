@@ -10,10 +10,10 @@ tokens read like their process's creator but change nothing here.
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from users.models import Role, Token
+from users.models import Role
 from users.rights import filter_rights
 from workers import repositories
 from workers.api.repository_serializers import (
@@ -26,26 +26,12 @@ from workers.models import Repository
 TAGS = ["repositories"]
 
 
-class IsPersonForWrites(IsAuthenticated):
-    """
-    Anyone authenticated reads; only people (an API token or a session) write. The scheduler app,
-    below this one, authenticates tasks with `request.auth` set to the task.
-    """
-
-    message = "Task tokens cannot create or change repositories: use a user's API token."
-
-    def has_permission(self, request, view):
-        if not super().has_permission(request, view):
-            return False
-        return request.method in SAFE_METHODS or request.auth is None or isinstance(request.auth, Token)
-
-
 @extend_schema(tags=TAGS)
 class RepositoryList(ListAPIView):
     """Git repositories the user has a right on (every one for instance administrators), by URL."""
 
     serializer_class = RepositorySerializer
-    permission_classes = (IsPersonForWrites,)
+    permission_classes = (IsAuthenticated,)
 
     def get_queryset(self):
         return filter_rights(self.request.user, Repository.objects.all(), level=Role.GUEST).order_by("url", "id")
@@ -77,7 +63,7 @@ class RepositoryList(ListAPIView):
 @extend_schema(tags=TAGS)
 class RepositoryDetail(GenericAPIView):
     serializer_class = RepositorySerializer
-    permission_classes = (IsPersonForWrites,)
+    permission_classes = (IsAuthenticated,)
 
     @extend_schema(operation_id="RetrieveRepository", description="A Git repository the user has a right on.")
     def get(self, request, pk):

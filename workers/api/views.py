@@ -11,7 +11,7 @@ computed in the same query as the object, by a subquery over the rights.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
@@ -21,7 +21,7 @@ from rest_framework.serializers import as_serializer_error
 
 from arkindex.api.exceptions import StandardValidationError
 from users.models import Role
-from users.rights import filter_rights, get_max_level
+from users.rights import check_level, filter_rights, get_max_level
 from workers import services
 from workers.api.filters import WorkerConfigurationFilterSet, WorkerFilterSet, WorkerVersionFilterSet
 from workers.api.serializers import (
@@ -40,22 +40,16 @@ from workers.api.serializers import (
 from workers.models import Worker, WorkerConfiguration, WorkerType, WorkerVersion
 
 TAGS = ["workers"]
-LEVEL_NAMES = {Role.GUEST: "guest", Role.CONTRIBUTOR: "contributor", Role.ADMIN: "admin"}
 
 
-def check_level(level, required, action):
-    """404 when the worker is hidden from the user, 403 when they see it without the level needed."""
-    if (level or 0) < Role.GUEST:
-        raise exceptions.NotFound("No worker matches the given query.")
-    if level < required:
-        raise exceptions.PermissionDenied(
-            f"You need {LEVEL_NAMES[required]} access to this worker to {action}; ask one of its administrators."
-        )
+def check_worker_level(level, required, *, what, action):
+    """`users.rights.check_level` for a worker, or for an object whose rights are its worker's."""
+    check_level(level, required, what=what, holder="the worker", action=action)
 
 
 def get_worker(request, pk, required, action):
     worker = filter_rights(request.user, Worker.objects.select_related("type"), level=0).filter(pk=pk).first()
-    check_level(worker.max_level if worker is not None else 0, required, action)
+    check_worker_level(getattr(worker, "max_level", 0), required, what=f"Worker {pk}", action=action)
     return worker
 
 
@@ -67,10 +61,16 @@ def worker_level(user):
 
 @extend_schema(tags=TAGS)
 class WorkerTypeList(ListAPIView):
-    """Every worker type, by slug. A type is free text: the first worker that names one creates it."""
+    """
+    The types of the workers the user can see, by slug. A type is free text: the first worker that
+    names one creates it.
+    """
 
     serializer_class = WorkerTypeSerializer
-    queryset = WorkerType.objects.order_by("slug", "id")
+
+    def get_queryset(self):
+        readable = filter_rights(self.request.user, Worker.objects.filter(type_id=OuterRef("pk")), Role.GUEST)
+        return WorkerType.objects.filter(Exists(readable)).order_by("slug", "id")
 
     @extend_schema(operation_id="ListWorkerTypes")
     def get(self, request, *args, **kwargs):
@@ -245,9 +245,8 @@ class WorkerVersionDetail(GenericAPIView):
             .filter(pk=self.kwargs["pk"])
             .first()
         )
-        if version is None:
-            raise exceptions.NotFound("No worker version matches the given query.")
-        check_level(version.worker_level, required, action)
+        level = getattr(version, "worker_level", 0)
+        check_worker_level(level, required, what=f"Worker version {self.kwargs['pk']}", action=action)
         return version
 
     @extend_schema(operation_id="RetrieveWorkerVersion", description="A version of a worker the user can see.")
@@ -357,9 +356,8 @@ class WorkerConfigurationDetail(GenericAPIView):
             .filter(pk=self.kwargs["pk"])
             .first()
         )
-        if worker_configuration is None:
-            raise exceptions.NotFound("No worker configuration matches the given query.")
-        check_level(worker_configuration.worker_level, required, action)
+        level = getattr(worker_configuration, "worker_level", 0)
+        check_worker_level(level, required, what=f"Worker configuration {self.kwargs['pk']}", action=action)
         return worker_configuration
 
     @extend_schema(operation_id="RetrieveWorkerConfiguration")

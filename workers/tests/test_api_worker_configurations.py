@@ -274,7 +274,7 @@ def test_create_configuration_contributor_forbidden(user, user_client):
     response = user_client.post(configurations_url(worker), {"name": "Slow", "configuration": {"mode": "slow"}})
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need admin access to this worker to create configurations; ask one of its administrators."
+        "detail": "You need admin access to the worker to create configurations; ask one of its administrators."
     }
 
 
@@ -318,7 +318,9 @@ def test_retrieve_configuration_hidden(user_client):
 def test_retrieve_configuration_unknown(user_client):
     response = user_client.get("/api/v1/workers/configurations/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "No worker configuration matches the given query."}
+    assert response.json() == {
+        "detail": "Worker configuration aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa not found, or you have no access to it."
+    }
 
 
 # --- UpdateWorkerConfiguration / PartialUpdateWorkerConfiguration ----------------------------
@@ -383,7 +385,7 @@ def test_update_configuration_contributor_forbidden(user, user_client):
     response = user_client.patch(configuration_url(worker_configuration), {"archived": True})
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need admin access to this worker to manage its configurations; ask one of its administrators."
+        "detail": "You need admin access to the worker to manage its configurations; ask one of its administrators."
     }
 
 

@@ -271,15 +271,19 @@ def test_retrieve_version(user_client, worker, django_assert_num_queries):
 
 
 def test_retrieve_version_hidden(user_client):
-    response = user_client.get(version_url(WorkerVersionFactory()))
+    """A version of a worker the user cannot see gets the answer of a version that does not exist."""
+    version = WorkerVersionFactory()
+    response = user_client.get(version_url(version))
     assert response.status_code == 404
-    assert response.json() == {"detail": "No worker matches the given query."}
+    assert response.json() == {"detail": f"Worker version {version.id} not found, or you have no access to it."}
 
 
 def test_retrieve_version_unknown(user_client):
     response = user_client.get("/api/v1/workers/versions/aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "No worker version matches the given query."}
+    assert response.json() == {
+        "detail": "Worker version aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa not found, or you have no access to it."
+    }
 
 
 def test_retrieve_version_instance_admin(superuser_client):
@@ -348,7 +352,7 @@ def test_update_version_guest_forbidden(user, user_client):
     response = user_client.patch(version_url(version), {"tag": "v2"})
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need contributor access to this worker to update its versions; ask one of its administrators."
+        "detail": "You need contributor access to the worker to update its versions; ask one of its administrators."
     }
 
 

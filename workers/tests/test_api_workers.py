@@ -20,9 +20,15 @@ def names(response):
 # --- ListWorkerTypes -------------------------------------------------------------------------
 
 
-def test_list_worker_types(user_client):
-    WorkerTypeFactory(slug="recognizer", display_name="Recognizer")
-    WorkerTypeFactory(slug="classifier", display_name="Classifier")
+def test_list_worker_types(user_client, user, anonymous_client):
+    """The types of the workers the caller can see only: a private worker's type tells nothing to others."""
+    recognizer = WorkerTypeFactory(slug="recognizer", display_name="Recognizer")
+    classifier = WorkerTypeFactory(slug="classifier", display_name="Classifier")
+    secret = WorkerTypeFactory(slug="secret-project", display_name="Secret project")
+    WorkerTypeFactory(slug="unused", display_name="Unused")
+    grant(WorkerFactory(type=recognizer), Role.GUEST, user=user)
+    WorkerFactory(type=classifier, public=True)
+    WorkerFactory(type=secret)
     response = user_client.get(f"{WORKERS}types/")
     assert response.status_code == 200
     assert response.json()["count"] == 2
@@ -30,11 +36,12 @@ def test_list_worker_types(user_client):
         ("classifier", "Classifier"),
         ("recognizer", "Recognizer"),
     ]
+    assert [t["slug"] for t in anonymous_client.get(f"{WORKERS}types/").json()["results"]] == ["classifier"]
 
 
-def test_list_worker_types_queries(user_client, django_assert_num_queries):
+def test_list_worker_types_queries(user_client, user, django_assert_num_queries):
     for index in range(6):
-        WorkerTypeFactory(slug=f"type-{index}")
+        grant(WorkerFactory(type=WorkerTypeFactory(slug=f"type-{index}")), Role.GUEST, user=user)
     # Token, count, page.
     assert_list_queries(user_client, f"{WORKERS}types/", 3, django_assert_num_queries)
 
@@ -145,13 +152,18 @@ def test_retrieve_public_worker_anonymously(anonymous_client, visible_workers):
 
 
 def test_retrieve_worker_hidden(user_client, visible_workers):
-    response = user_client.get(f"{WORKERS}{visible_workers['hidden'].id}/")
+    hidden = visible_workers["hidden"]
+    response = user_client.get(f"{WORKERS}{hidden.id}/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "No worker matches the given query."}
+    assert response.json() == {"detail": f"Worker {hidden.id} not found, or you have no access to it."}
 
 
 def test_retrieve_worker_unknown(user_client):
-    assert user_client.get(f"{WORKERS}aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/").status_code == 404
+    response = user_client.get(f"{WORKERS}aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "Worker aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa not found, or you have no access to it."
+    }
 
 
 # --- CreateWorker ----------------------------------------------------------------------------
@@ -293,7 +305,7 @@ def test_update_worker_guest_forbidden(user, user_client):
     response = user_client.patch(f"{WORKERS}{worker.id}/", {"name": "New"})
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "You need contributor access to this worker to update it; ask one of its administrators."
+        "detail": "You need contributor access to the worker to update it; ask one of its administrators."
     }
     worker.refresh_from_db()
     assert worker.name == "Old"

@@ -132,13 +132,23 @@ def test_create_model_existing_name_with_access(user, user_client):
     assert Model.objects.count() == 1
 
 
-@pytest.mark.parametrize("level", [None, Role.GUEST])
-def test_create_model_existing_name_without_write_access(user, user_client, level):
-    make_model("Taken", user=user if level else None, level=level)
+def test_create_model_existing_name_without_write_access(user, user_client):
+    make_model("Taken", user=user, level=Role.GUEST)
     response = user_client.post("/api/v1/models/", {"name": "Taken"})
     assert response.status_code == 403
     assert "ask one of its administrators" in response.json()["detail"]
     assert Model.objects.count() == 1
+
+
+def test_create_model_name_of_a_hidden_model(user, user_client, other_user):
+    """A name only a hidden model carries is free: the answer never tells that model exists."""
+    hidden = make_model("Secret project", user=other_user, level=Role.ADMIN)
+    response = user_client.post("/api/v1/models/", {"name": "Secret project"})
+    assert response.status_code == 201
+    assert response.json()["id"] != str(hidden.id)
+    assert Model.objects.filter(name="Secret project").count() == 2
+    # The name stays taken among the models the user sees.
+    assert user_client.post("/api/v1/models/", {"name": "Secret project"}).status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -193,9 +203,13 @@ def test_partial_update_model(user, user_client, other_user):
     model.refresh_from_db()
     assert (model.name, model.description) == ("New", "Better")
 
+    # Taken by a model the user cannot see: free for them.
     response = user_client.patch(f"/api/v1/model/{model.id}/", {"name": "Taken"})
+    assert response.status_code == 200
+    make_model("Seen", user=user, level=Role.GUEST)
+    response = user_client.patch(f"/api/v1/model/{model.id}/", {"name": "Seen"})
     assert response.status_code == 400
-    assert response.json() == {"name": ["A model named 'Taken' already exists: choose another name."]}
+    assert response.json() == {"name": ["A model named 'Seen' already exists: choose another name."]}
     response = user_client.patch(f"/api/v1/model/{model.id}/", {"public": True})
     assert response.status_code == 403
 

@@ -141,13 +141,13 @@ def test_create_existing_url(repository, user_client, other_client):
 
 
 def test_create_needs_a_person(repository, user):
-    """A task token (here of a repository process) reads repositories but creates none."""
+    """A task token (here of a repository process) neither creates nor lists repositories."""
     process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
     task = Task.objects.create(process=process, slug="import", state=TaskState.Running)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     assert client.post(REPOSITORIES, {"url": "https://git.example.com/b"}, format="json").status_code == 403
-    assert client.get(REPOSITORIES).status_code == 200
+    assert client.get(REPOSITORIES).status_code == 403
 
 
 def test_anonymous(anonymous_client, repository):
