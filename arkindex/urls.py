@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
+from arkindex.api.job_views import JobDetails, JobList
 from arkindex.api.views import HealthCheck, OpenAPIView
 
 api_patterns = [
@@ -10,6 +11,8 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
     path("health/", HealthCheck.as_view(), name="health"),
+    path("jobs/", JobList.as_view(), name="job-list"),
+    path("jobs/<uuid:pk>/", JobDetails.as_view(), name="job-details"),
     path("", include("users.api.urls")),
     path("", include("arkindex.api.storage_urls")),
     path("", include("documents.api.urls")),

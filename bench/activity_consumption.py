@@ -303,8 +303,8 @@ def main():
     from ponos.activity_fast_path import START, UPDATE
     from processes.activities import READY_RUN_SQL, start_sql, update_sql
 
-    bare_start = Statement("bare_start", start_sql(READY_RUN_SQL))
-    bare_update = Statement("bare_update", update_sql("SELECT %(run)s::uuid"))
+    bare_start = Statement("bare_start", start_sql(READY_RUN_SQL, "SELECT %(task)s::uuid"))
+    bare_update = Statement("bare_update", update_sql("SELECT %(run)s::uuid", "SELECT %(task)s::uuid"))
     scripts = {}
     for variant, (start, update) in {"server": (START, UPDATE), "bare": (bare_start, bare_update)}.items():
         script_file = tempfile.NamedTemporaryFile(
@@ -318,6 +318,7 @@ def main():
     variables = {
         "id": NO_ELEMENT,
         "token": tasks[0].token,
+        "task": tasks[0].id,
         "run": run.id,
         "process": process.id,
         "state": WorkerActivityState.Processed,

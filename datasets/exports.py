@@ -59,7 +59,8 @@ from django.utils import timezone
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict, StandardValidationError
-from arkindex.rq import LOW_QUEUE, enqueue_on_commit
+from arkindex.jobs import enqueue_job, job_failed
+from arkindex.rq import LOW_QUEUE
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
 from datasets.models import (
     ACTIVE_EXPORT_STATES,
@@ -471,12 +472,14 @@ def export_start(*, corpus, user, dataset=None, source="default"):
     if export_is_small(export):
         export_build(export)
     else:
-        enqueue_on_commit(
+        enqueue_job(
             "datasets.exports.export_job",
             str(export.id),
+            description=f"Export {'dataset ' + dataset.name if dataset else 'corpus ' + corpus.name}",
+            user=user,
             queue=EXPORT_QUEUE,
-            job_id=f"export-{export.id}",
-            job_timeout=export_timeout(),
+            key=f"export-{export.id}",
+            timeout=export_timeout(),
         )
     return export
 
@@ -519,12 +522,26 @@ def export_destroy(*, export):
 
 
 def export_job(export_id):
-    """RQ job: build an export enqueued by `export_start`."""
+    """
+    The durable job building an export recorded by `export_start`. Only one attempt of it runs at a
+    time (`arkindex.jobs`): an export it finds running lost the worker of an earlier attempt, and is
+    built again from the start.
+    """
     export = CorpusExport.objects.select_related("corpus").filter(pk=export_id).first()
     if export is None:
         logger.info("Export %s is already deleted", export_id)
         return
+    if export.restart():
+        logger.warning("Export %s lost the worker building it: building it again", export_id)
     export_build(export)
+
+
+@receiver(job_failed, sender=export_job)
+def export_job_failed(sender, job, **kwargs):
+    """Every attempt at building the export was lost: it is failed, as its builds are when they break."""
+    export = CorpusExport.objects.filter(pk=job.arguments[0]).first()
+    if export is not None:
+        export.fail()
 
 
 def export_download_url(export):

@@ -205,6 +205,10 @@ class CorpusExport(IndexableModel):
     def start(self):
         return self._move([CorpusExportState.Created], CorpusExportState.Running)
 
+    def restart(self):
+        """Its build lost its worker (see `datasets.exports.export_job`): back to waiting for one."""
+        return self._move([CorpusExportState.Running], CorpusExportState.Created)
+
     def finish(self):
         return self._move([CorpusExportState.Running], CorpusExportState.Done)
 

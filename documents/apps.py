@@ -5,6 +5,6 @@ class DocumentsConfig(AppConfig):
     name = "documents"
 
     def ready(self):
-        # Register what deleting a corpus or elements does to selections and data files, and the
-        # `data_file` multipart uploads.
-        from documents import datafiles, selection_services  # noqa: F401
+        # Register what deleting a corpus or elements does to selections and data files, the
+        # `data_file` multipart uploads, and what a failed deletion job undoes.
+        from documents import datafiles, jobs, selection_services  # noqa: F401

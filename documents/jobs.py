@@ -1,11 +1,16 @@
 """
-Background jobs of the documents app. They take ids and call a service; both services are
-idempotent, so a job run twice (or after its object is gone) does no harm.
+Background jobs of the documents app, run as durable jobs (`arkindex.jobs`). They take ids and
+call a service; both services are idempotent, so a job run twice (or after its object is gone)
+does no harm.
 """
 
 import uuid
 
+from django.dispatch import receiver
+
+from arkindex.jobs import job_failed
 from documents import services
+from documents.models import Corpus
 
 
 def corpus_delete(corpus_id):
@@ -14,3 +19,9 @@ def corpus_delete(corpus_id):
 
 def element_delete(element_id):
     return services.element_delete(element_id=uuid.UUID(str(element_id)))
+
+
+@receiver(job_failed, sender=corpus_delete)
+def corpus_deletion_failed(sender, job, **kwargs):
+    """A corpus whose deletion failed for good comes back, its failure recorded on the job."""
+    Corpus.objects.filter(pk=job.arguments[0]).update(deleting=None)

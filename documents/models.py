@@ -48,6 +48,9 @@ class Corpus(IndexableModel):
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="corpora", on_delete=models.SET_NULL
     )
+    # Set by DestroyCorpus in the transaction that answers it: from then on the corpus is out of
+    # everyone's reach (`users.rights`) until its deletion job removes it.
+    deleting = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

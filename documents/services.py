@@ -15,8 +15,9 @@ import logging
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models.functions import Now
 
-from arkindex.rq import enqueue_on_commit
+from arkindex.jobs import enqueue_job
 from documents.models import Corpus, Element, ElementPath, ElementType
 from users.models import Right, Role
 
@@ -90,9 +91,20 @@ def delete_corpus_results(cursor, corpus_id):
         cursor.execute(sql, {"corpus": corpus_id})
 
 
-def corpus_destroy(*, corpus):
-    """Schedule the deletion of a corpus and everything in it."""
-    enqueue_on_commit("documents.jobs.corpus_delete", str(corpus.id), job_id=f"corpus-delete-{corpus.id}")
+def corpus_destroy(*, corpus, user=None):
+    """
+    Ask for the deletion of a corpus and everything in it: the corpus is out of reach at once
+    (`deleting`), and a durable job (`arkindex.jobs`) deletes it.
+    """
+    with transaction.atomic():
+        Corpus.objects.filter(pk=corpus.pk).update(deleting=Now())
+        enqueue_job(
+            "documents.jobs.corpus_delete",
+            str(corpus.id),
+            description=f"Delete corpus {corpus.name} and everything in it",
+            user=user,
+            key=f"corpus-delete-{corpus.id}",
+        )
 
 
 def corpus_delete(*, corpus_id):
@@ -215,7 +227,7 @@ def elements_create(*, parent, elements, creator=None, worker_run=None):
     return created
 
 
-def element_destroy(*, element):
+def element_destroy(*, element, user=None):
     """
     Delete an element and the descendants that have no other way up. Small subtrees go at once;
     a larger one is deleted by a background job. Returns whether the element is already deleted.
@@ -227,7 +239,13 @@ def element_destroy(*, element):
         )
         (descendant_paths,) = cursor.fetchone()
     if descendant_paths > SYNC_DELETE_LIMIT:
-        enqueue_on_commit("documents.jobs.element_delete", str(element.id), job_id=f"element-delete-{element.id}")
+        enqueue_job(
+            "documents.jobs.element_delete",
+            str(element.id),
+            description=f"Delete element {element.name} and the descendants it alone holds",
+            user=user,
+            key=f"element-delete-{element.id}",
+        )
         return False
     element_delete(element_id=element.id)
     return True

@@ -49,7 +49,7 @@ MAX_BODY = 4096
 # The worker run and process of a running task by its token, if its process's creator is active
 # and the process's activities are ready: what TaskAuthentication and the views check.
 CALLER_SQL = f"""
-    SELECT task.worker_run_id, task.process_id
+    SELECT task.id, task.worker_run_id, task.process_id
     FROM {Task._meta.db_table} AS task
     JOIN {Process._meta.db_table} AS process ON process.id = task.process_id
     JOIN {User._meta.db_table} AS creator ON creator.id = process.creator_id
@@ -61,14 +61,17 @@ CALLER_SQL = f"""
 
 START = Statement(
     "ponos_fast_start_activity",
-    activities.start_sql(f"SELECT worker_run_id FROM ({CALLER_SQL}) AS caller"),
+    activities.start_sql(
+        f"SELECT worker_run_id FROM ({CALLER_SQL}) AS caller", f"SELECT id FROM ({CALLER_SQL}) AS caller"
+    ),
 )
 # Only the task's own worker run, in the process the body names.
 UPDATE = Statement(
     "ponos_fast_update_activity",
     activities.update_sql(
         f"SELECT worker_run_id FROM ({CALLER_SQL}) AS caller "
-        "WHERE caller.worker_run_id = %(run)s::uuid AND caller.process_id = %(process)s::uuid"
+        "WHERE caller.worker_run_id = %(run)s::uuid AND caller.process_id = %(process)s::uuid",
+        f"SELECT id FROM ({CALLER_SQL}) AS caller",
     ),
 )
 

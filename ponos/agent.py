@@ -31,7 +31,7 @@ from rq import SimpleWorker
 from arkindex.rq import DEFAULT_QUEUE
 from ponos.executors import die_with_parent
 from ponos.models import GPU, Agent, Farm
-from ponos.scheduler import queue_name
+from ponos.scheduler import check_agents, queue_name
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,10 @@ class AgentProcess:
         try:
             while not self.stopping:
                 Agent.objects.filter(pk=self.agent.pk).update(last_ping=timezone.now())
+                # Every live agent watches the others: a dead one's tasks end (and the elements they
+                # held go back to their queue) within PONOS_AGENT_TIMEOUT and one ping, without
+                # waiting for the periodic scheduler.
+                check_agents()
                 for name, (spec, process) in list(self.slots.items()):
                     if not process.is_alive():
                         logger.warning("Slot %s exited with code %s: restarting it", name, process.exitcode)

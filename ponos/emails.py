@@ -3,9 +3,10 @@ The email a process's creator receives when it ends (seed 002): its final state,
 and a link to the process. Repository imports send none: their creator is a CI pipeline, not a
 person waiting for a result.
 
-One email per end: `refresh_process` enqueues the job only when it sets `finished`, and the job
-itself sends at most once per process and end time (a Redis key), so that RQ running it again, or
-a second enqueue, never sends a duplicate. A process retried and ending again gets a new email.
+One email per end: `refresh_process` records the job only when it sets `finished`, as a durable job
+(`arkindex.jobs`) keyed by the process and its end time, so that a second request for the same end
+is the same job, and a job is sent again only if its worker died before recording it sent. A
+process retried and ending again gets a new email.
 """
 
 import logging
@@ -13,17 +14,14 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import Max
-from django_rq import get_connection
 
-from arkindex.rq import DEFAULT_QUEUE
+from arkindex.jobs import enqueue_job
 from ponos.models import Task
 from processes.models import Process, ProcessMode
 
 logger = logging.getLogger(__name__)
 
 SILENT_MODES = (ProcessMode.Repository, ProcessMode.Local)
-# How long the mark of a sent email is kept: far longer than RQ keeps or retries a job.
-SENT_MARK_TTL = 30 * 24 * 3600
 
 
 def process_url(process):
@@ -53,21 +51,23 @@ def process_finished_email(process):
 
 
 def send_process_finished_email(process_id):
-    """The RQ job run once a process has ended."""
+    """The durable job recorded once a process has ended (see the module's docstring)."""
     process = Process.objects.select_related("creator").filter(pk=process_id, finished__isnull=False).first()
     if process is None or process.mode in SILENT_MODES or not process.creator.email:
         return False
-    redis = get_connection(DEFAULT_QUEUE)
-    mark = f"ponos:process-finished-email:{process.id}:{process.finished.isoformat()}"
-    if not redis.set(mark, 1, nx=True, ex=SENT_MARK_TTL):
-        logger.info("The end email of process %s was already sent", process.id)
-        return False
     subject, body = process_finished_email(process)
-    try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [process.creator.email])
-    except Exception:
-        # Not sent: a retry of the job may send it.
-        redis.delete(mark)
-        raise
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [process.creator.email])
     logger.info("Sent the end email of process %s", process.id)
     return True
+
+
+def enqueue_process_finished_email(process):
+    """Record the email of this end of `process` (its `finished` just set), once per end."""
+    if process.mode in SILENT_MODES:
+        return
+    enqueue_job(
+        "ponos.emails.send_process_finished_email",
+        str(process.id),
+        description=f"Email the end of process {process.name or process.id} to its creator",
+        key=f"process-finished-email-{process.id}-{process.finished.isoformat()}",
+    )

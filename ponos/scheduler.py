@@ -19,10 +19,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_rq import get_connection
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from arkindex.jobs import recover_jobs
 from arkindex.rq import DEFAULT_QUEUE, enqueue_on_commit
 from ponos.models import Agent, Farm, Task, TaskState
 from processes.models import Process
@@ -69,8 +71,12 @@ def enqueue_task(task_id, attempt, farm_name, requires_gpu):
 
 def _enqueue_after_commit(rows):
     def enqueue():
-        for task_id, attempt, farm_name, requires_gpu in rows:
-            enqueue_task(task_id, attempt, farm_name, requires_gpu)
+        try:
+            for task_id, attempt, farm_name, requires_gpu in rows:
+                enqueue_task(task_id, attempt, farm_name, requires_gpu)
+        except RedisError as error:
+            # The tasks are pending in the database: `requeue_pending` enqueues them at the next round.
+            logger.warning("Could not enqueue %d pending task(s): %s", len(rows), error)
 
     transaction.on_commit(enqueue)
 
@@ -193,6 +199,7 @@ def check_failed_jobs():
 
 def periodic():
     """What the cron scheduler runs every PONOS_SCHEDULER_INTERVAL seconds."""
+    recover_jobs()
     check_agents()
     check_failed_jobs()
     ready = _schedule()

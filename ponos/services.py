@@ -54,11 +54,15 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
+from arkindex.jobs import enqueue_job
 from arkindex.rq import enqueue_on_commit
 from documents.models import ElementType
+from ponos.emails import enqueue_process_finished_email
 from ponos.models import FINAL_TASK_STATES, Farm, Task, TaskState
+from processes.activities import release_task_activities
 from processes.file_imports import FILE_IMPORT_MODES, import_file_ids
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, process_state
+from processes.services import check_not_being_deleted
 from processes.starting import order_worker_runs, start_errors, start_worker_runs
 from workers.models import FeatureUsage
 
@@ -263,6 +267,7 @@ def process_start(*, process, farm=None):
     with transaction.atomic():
         # Concurrent starts queue up here; the row read after the lock is the committed one.
         process = Process.objects.select_for_update().get(pk=process.pk)
+        check_not_being_deleted(process)
         if process.started is not None:
             raise Conflict("This process has already been started.")
         worker_runs = start_worker_runs(process)
@@ -296,11 +301,12 @@ def process_start(*, process, farm=None):
 
 
 def enqueue_initialise_activities(process, *, run, reset=False):
-    enqueue_on_commit(
+    return enqueue_job(
         "processes.jobs.initialise_activities",
         str(process.id),
         reset=reset,
-        job_id=f"process-activities-{process.id}-{run}",
+        description=f"Initialise the worker activities of run {run} of process {process.name or process.id}",
+        key=f"process-activities-{process.id}-{run}",
     )
 
 
@@ -370,6 +376,7 @@ def process_retry(*, process):
         raise ValidationError({"mode": [f"A process of mode {process.mode} has no tasks: it cannot be retried."]})
     with transaction.atomic():
         process = Process.objects.select_for_update().get(pk=process.pk)
+        check_not_being_deleted(process)
         # Read after the lock, in a statement of its own, so that it sees the committed task states.
         state = Process.objects.with_state().values_list("state_value", flat=True).get(pk=process.pk)
         if process.started is None or state not in FINAL_PROCESS_STATES:
@@ -420,6 +427,8 @@ TASK_TRANSITIONS = {
 }
 # Tasks in these states will change again by themselves.
 ACTIVE_TASK_STATES = (TaskState.Pending, TaskState.Running, TaskState.Stopping)
+# A task in these states has a command running on an agent.
+RUNNING_TASK_STATES = (TaskState.Running, TaskState.Stopping)
 
 
 def set_task_state(task, state):
@@ -439,6 +448,7 @@ def set_task_state(task, state):
         values["started"] = now
     if state in FINAL_TASK_STATES:
         values["finished"] = now
+    previous = task.state
     with transaction.atomic():
         if state in FINAL_TASK_STATES:
             # Tasks of one process ending at the same time take turns here, so that the last one to
@@ -449,6 +459,11 @@ def set_task_state(task, state):
             return False
         for field, value in values.items():
             setattr(task, field, value)
+        if previous in RUNNING_TASK_STATES and state not in RUNNING_TASK_STATES:
+            # Whatever it was doing ends with it: the elements it held go back to their queue at once.
+            release_task_activities(
+                task_id=task.pk, reason=f"Task {task.slug} ended ({state}) before reporting on this element."
+            )
         if state in FINAL_TASK_STATES:
             refresh_process(task.process_id)
     return True
@@ -479,7 +494,7 @@ def refresh_process(process_id):
     )
     if finished:
         logger.info("Process %s finished", process_id)
-        enqueue_on_commit("ponos.emails.send_process_finished_email", str(process_id))
+        enqueue_process_finished_email(Process.objects.only("id", "name", "mode", "finished").get(pk=process_id))
     return bool(finished)
 
 

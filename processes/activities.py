@@ -16,6 +16,7 @@ never overrides a newer state.
 
 import logging
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.functions import Now
 
@@ -41,25 +42,19 @@ def activities_initialise(*, process_id, reset=False):
     are kept, so a retry only redoes what is left.
 
     Returns the number of activities created, or None when the process is gone or not pending
-    (already initialised, activities turned off). On failure the process's `activity_state` becomes
-    `error` and the exception propagates, so that the job is recorded as failed.
+    (already initialised, activities turned off). A failure rolls everything back and propagates:
+    the job is tried again, and once it failed for good the process's `activity_state` becomes
+    `error` (`activities_initialisation_failed`).
     """
     process = Process.objects.filter(id=process_id, activity_state=ActivityState.Pending).first()
     if process is None:
         logger.info("Process %s has no pending activity initialisation", process_id)
         return None
-    try:
-        with transaction.atomic():
-            created = _insert_activities(process, reset=reset)
-            Process.objects.filter(id=process.id, activity_state=ActivityState.Pending).update(
-                activity_state=ActivityState.Ready
-            )
-    except Exception:
-        logger.exception("Initialising the activities of process %s failed", process_id)
-        Process.objects.filter(id=process_id, activity_state=ActivityState.Pending).update(
-            activity_state=ActivityState.Error
+    with transaction.atomic():
+        created = _insert_activities(process, reset=reset)
+        Process.objects.filter(id=process.id, activity_state=ActivityState.Pending).update(
+            activity_state=ActivityState.Ready
         )
-        raise
     if created >= ANALYZE_AFTER:
         # Fresh statistics before the tasks read the queue: with those of an emptier table,
         # PostgreSQL plans each UpdateWorkerActivity as a scan of the run's activities.
@@ -67,6 +62,13 @@ def activities_initialise(*, process_id, reset=False):
             cursor.execute(f"ANALYZE {ACTIVITIES}")
     logger.info("Initialised %d activities of process %s", created, process_id)
     return created
+
+
+def activities_initialisation_failed(*, process_id):
+    """The initialisation of a process's activities failed for good: workers are told (`error`)."""
+    Process.objects.filter(id=process_id, activity_state=ActivityState.Pending).update(
+        activity_state=ActivityState.Error
+    )
 
 
 def _insert_activities(process, *, reset):
@@ -78,8 +80,9 @@ def _insert_activities(process, *, reset):
     created = 0
     with connection.cursor() as cursor:
         if reset:
+            # Asked to retry: elements given up on get their attempts back.
             cursor.execute(
-                f"UPDATE {ACTIVITIES} SET state = %s, started = NULL, updated = now() "
+                f"UPDATE {ACTIVITIES} SET state = %s, started = NULL, task_id = NULL, attempts = 0, updated = now() "
                 "WHERE process_id = %s AND state IN (%s, %s)",
                 [WorkerActivityState.Queued, process.id, WorkerActivityState.Started, WorkerActivityState.Error],
             )
@@ -95,6 +98,36 @@ def _insert_activities(process, *, reset):
             )
             created += cursor.rowcount
     return created
+
+
+def release_task_activities(*, task_id, reason):
+    """
+    Give back to their queue the elements a task still held (`started`) when it ended: another task
+    of the same worker run, or a retry, takes them. Each such loss counts as an attempt, recorded
+    with `reason`; an element lost ACTIVITY_MAX_ATTEMPTS times in a row ends in `error` instead of
+    cycling for ever. One UPDATE, run in the transaction that ends the task. Returns how many.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {ACTIVITIES}
+            SET state = CASE WHEN attempts + 1 >= %(max)s THEN %(error)s ELSE %(queued)s END,
+                attempts = attempts + 1, last_error = %(reason)s, task_id = NULL, started = NULL, updated = now()
+            WHERE task_id = %(task)s AND state = %(started)s
+            """,
+            {
+                "max": settings.ACTIVITY_MAX_ATTEMPTS,
+                "error": WorkerActivityState.Error,
+                "queued": WorkerActivityState.Queued,
+                "started": WorkerActivityState.Started,
+                "reason": reason,
+                "task": str(task_id),
+            },
+        )
+        released = cursor.rowcount
+    if released:
+        logger.warning("Task %s ended holding %d element(s): given back to their queue", task_id, released)
+    return released
 
 
 # Deletion hooks: run inside the deletion's transaction (see `processes.deletion` and
@@ -146,10 +179,11 @@ def _process_activity_state(cursor, process_id):
     return row[0] if row else None
 
 
-def start_sql(runs):
+def start_sql(runs, task):
     """
     The statement handing out the next queued element of the worker run that the SQL `runs`
-    selects (nothing when it selects no row), marked started, as `(id, type_id, name)`. One
+    selects (nothing when it selects no row), marked started and held by the task that the SQL
+    `task` selects, as `(id, type_id, name)`. One
     statement: the queued row is locked, skipped by the other tasks, updated and joined to its
     element at once. The queue is served in insertion order (the bigint id), read from the partial
     `activity_queue` index (worker run, id) of queued rows. The run is compared with `= ANY(…)` and
@@ -159,7 +193,8 @@ def start_sql(runs):
     """
     return f"""
         WITH taken AS (
-            UPDATE {ACTIVITIES} SET state = '{WorkerActivityState.Started}', started = now(), updated = now()
+            UPDATE {ACTIVITIES}
+            SET state = '{WorkerActivityState.Started}', started = now(), updated = now(), task_id = ({task})
             WHERE id = (
                 SELECT activity.id FROM {ACTIVITIES} AS activity
                 WHERE activity.worker_run_id = ANY(ARRAY({runs}))
@@ -175,16 +210,18 @@ def start_sql(runs):
     """
 
 
-def update_sql(run):
+def update_sql(run, task):
     """
     The guarded UPDATE moving the activity of the worker run that the SQL `run` selects (nothing
     when it selects no row) on `%(element)s` to `%(state)s`, if it is in one of the states
-    `%(allowed)s` (see TRANSITIONS); `started` also records when.
+    `%(allowed)s` (see TRANSITIONS); `started` also records when, and which task the SQL `task`
+    selects (none for a person) holds the element until it reports on it.
     """
     return f"""
         UPDATE {ACTIVITIES}
         SET state = %(state)s::varchar, updated = now(),
-            started = CASE WHEN %(state)s::varchar = '{WorkerActivityState.Started}' THEN now() ELSE started END
+            started = CASE WHEN %(state)s::varchar = '{WorkerActivityState.Started}' THEN now() ELSE started END,
+            task_id = CASE WHEN %(state)s::varchar = '{WorkerActivityState.Started}' THEN ({task}) END
         WHERE worker_run_id = ({run}) AND element_id = %(element)s::uuid AND state = ANY(%(allowed)s::varchar[])
     """
 
@@ -196,15 +233,18 @@ READY_RUN_SQL = f"""
 """
 
 
-def start_activity(*, process_id, worker_run_id):
+def start_activity(*, process_id, worker_run_id, task_id):
     """
-    Hand the next queued element of a worker run to a task, marked started, as `(id, type_id,
-    name)` (see `start_sql`); None when the queue is empty. Raises ActivityError(400) when the
-    process does not track activities, or not yet (only checked once the statement found nothing,
-    to keep the hot path to one query).
+    Hand the next queued element of a worker run to the task `task_id`, marked started, as `(id,
+    type_id, name)` (see `start_sql`); None when the queue is empty. Raises ActivityError(400) when
+    the process does not track activities, or not yet (only checked once the statement found
+    nothing, to keep the hot path to one query).
     """
     with connection.cursor() as cursor:
-        cursor.execute(start_sql(READY_RUN_SQL), {"run": str(worker_run_id), "process": str(process_id)})
+        cursor.execute(
+            start_sql(READY_RUN_SQL, "SELECT %(task)s::uuid"),
+            {"run": str(worker_run_id), "process": str(process_id), "task": str(task_id)},
+        )
         row = cursor.fetchone()
         if row is not None:
             return row
@@ -254,7 +294,7 @@ def update_values(*, element_id, state):
     return {"element": str(element_id), "state": state, "allowed": list(allowed)}
 
 
-def update_activity(*, run_id, process, element_id, state):
+def update_activity(*, run_id, process, element_id, state, task_id=None):
     """
     Move the activity of worker run `run_id` (of `process`) on `element_id` to `state` if its current
     state allows it (see TRANSITIONS): one guarded UPDATE. Raises ActivityError: 400 when the process
@@ -267,7 +307,10 @@ def update_activity(*, run_id, process, element_id, state):
     if values is None:
         raise ActivityError(400, f"An activity cannot be set back to {state}.", field="state")
     with connection.cursor() as cursor:
-        cursor.execute(update_sql("SELECT %(run)s::uuid"), {**values, "run": str(run_id)})
+        cursor.execute(
+            update_sql("SELECT %(run)s::uuid", "SELECT %(task)s::uuid"),
+            {**values, "run": str(run_id), "task": str(task_id) if task_id else None},
+        )
         if cursor.rowcount:
             return
         cursor.execute(
@@ -282,12 +325,14 @@ def update_activity(*, run_id, process, element_id, state):
     )
 
 
-def activity_statistics(process_id):
+def activity_statistics(process_id, *, finished=False):
     """
     One row per worker run of the process, in one query (aggregates with FILTER over its
-    activities, runs without activities included): counts per state, the mean processing time of
-    processed activities (`updated - started`, seconds), and while some are left an estimated
-    completion date (see `estimated_completion`).
+    activities, runs without activities included): counts per state, how many elements were taken
+    again after a task ended holding them (`retried`) and how many were given up on after
+    ACTIVITY_MAX_ATTEMPTS such losses (`failed`), the mean processing time of processed activities
+    (`updated - started`, seconds), and while the process has not `finished` and some elements are
+    left, an estimated completion date (see `estimated_completion`).
     """
 
     def count(state):
@@ -301,6 +346,14 @@ def activity_statistics(process_id):
             started_count=count(WorkerActivityState.Started),
             processed=count(WorkerActivityState.Processed),
             error=count(WorkerActivityState.Error),
+            retried=models.Count("activities", filter=models.Q(activities__attempts__gt=0)),
+            failed=models.Count(
+                "activities",
+                filter=models.Q(
+                    activities__state=WorkerActivityState.Error,
+                    activities__attempts__gte=settings.ACTIVITY_MAX_ATTEMPTS,
+                ),
+            ),
             average_duration=models.Avg(
                 models.F("activities__updated") - models.F("activities__started"), filter=processed
             ),
@@ -317,6 +370,8 @@ def activity_statistics(process_id):
             "started_count",
             "processed",
             "error",
+            "retried",
+            "failed",
             "average_duration",
             "now",
         )
@@ -332,10 +387,14 @@ def activity_statistics(process_id):
             "started": row["started_count"],
             "processed": row["processed"],
             "error": row["error"],
+            "retried": row["retried"],
+            "failed": row["failed"],
             "average_processing_time": (
                 row["average_duration"].total_seconds() if row["average_duration"] is not None else None
             ),
-            "estimated_completion": estimated_completion(
+            "estimated_completion": None
+            if finished
+            else estimated_completion(
                 row["now"], row["average_duration"], queued=row["queued"], started=row["started_count"]
             ),
         }

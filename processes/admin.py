@@ -59,7 +59,7 @@ class ProcessAdmin(IdSearchMixin, admin.ModelAdmin):
         scheduled = 0
         for process in queryset:
             try:
-                services.process_destroy(process=process)
+                services.process_destroy(process=process, user=request.user)
             except APIException as error:
                 self.message_user(request, f"{process}: {error.detail}", messages.ERROR)
             else:

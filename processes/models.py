@@ -152,6 +152,12 @@ class Process(IndexableModel):
     skip_elements_json = models.BooleanField(default=False)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
+    # and cannot start; its deletion job removes it (cleared again if that job fails for good).
+    deleting = models.DateTimeField(null=True, blank=True)
+    # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
+    # and cannot start; its deletion job removes it (cleared again if that job fails for good).
+    deleting = models.DateTimeField(null=True, blank=True)
 
     objects = ProcessQuerySet.as_manager()
 
@@ -288,6 +294,12 @@ class WorkerActivity(models.Model):
     updated = models.DateTimeField(auto_now=True)
     # When a task last took the element: `updated - started` of a processed activity is its duration.
     started = models.DateTimeField(null=True, blank=True)
+    # The task holding a started element (no foreign key: the scheduler's tasks are below this app,
+    # and the check would cost every report). Its element goes back to the queue when it ends.
+    task_id = models.UUIDField(null=True, blank=True)
+    # How many times a task took the element and ended without reporting on it, and why the last did.
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    last_error = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "worker activities"
@@ -302,6 +314,8 @@ class WorkerActivity(models.Model):
             models.Index(fields=["worker_run", "id"], condition=Q(state="queued"), name="activity_queue"),
             # Statistics of a process: counts per state, durations.
             models.Index(fields=["process", "state"], name="activity_process_state"),
+            # The elements a task holds, given back when it ends.
+            models.Index(fields=["task_id"], condition=Q(state="started"), name="activity_held"),
         ]
 
     def __str__(self):

@@ -14,7 +14,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q
 from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
-from arkindex.rq import enqueue_on_commit
+from arkindex.jobs import enqueue_job
 from documents.models import Element, Selection
 from documents.provenance import ProvenanceFilter
 from documents.result_services import worker_results_delete as delete_results
@@ -32,6 +32,15 @@ class ResultFilters:
     worker_version_id: str | None = None
     model_version_id: str | bool | None = None
     configuration_id: str | bool | None = None
+
+    def described(self):
+        """Each filter in words, as the job of a deletion shows them to its user."""
+        for name, value in asdict(self).items():
+            label = name.removesuffix("_id").replace("_", " ")
+            if value is False:
+                yield f"no {label}"
+            elif value is not None:
+                yield f"{label} {value}"
 
     def runs(self, corpus_id):
         """
@@ -113,13 +122,17 @@ def check_filters(*, corpus, filters, element_id=None, use_selection=False, user
     return scope
 
 
-def worker_results_destroy(*, corpus, filters, scope=None):
-    """Schedule the deletion, once the caller's transaction commits."""
-    enqueue_on_commit(
+def worker_results_destroy(*, corpus, filters, scope=None, user=None):
+    """Record the deletion as a durable job (`arkindex.jobs`), run once the caller's transaction commits."""
+    chosen = ", ".join(filters.described())
+    where = f"under {len(scope)} element(s) of" if scope is not None else "in"
+    return enqueue_job(
         "processes.jobs.worker_results_delete",
         str(corpus.id),
         asdict(filters),
         [str(element_id) for element_id in scope] if scope is not None else None,
+        description=f"Delete the worker results of {chosen} {where} corpus {corpus.name}",
+        user=user,
     )
 
 

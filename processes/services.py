@@ -3,9 +3,10 @@ Rules of processes and worker runs that are more than a field.
 
 Process configuration (`process_create`, `process_update`) checks the whole configuration a request
 would leave, not only the fields it sends, and answers one 400 naming every broken rule. Deleting a
-process (`process_destroy`) is checked at once and done by an RQ job (`process_delete`) in one
-transaction of set-based statements; until the job is done the process is hidden everywhere (see
-"Deletions in progress" below).
+process (`process_destroy`) is checked at once, marks the process (`deleting`) in the transaction
+that answers, and is done by a durable job (`process_delete`, see `arkindex.jobs`) in one
+transaction of set-based statements; from the mark on, the process is hidden everywhere and can
+neither start nor be retried.
 """
 
 import logging
@@ -13,11 +14,11 @@ import logging
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, connection, transaction
 from django.db.models import PROTECT, RESTRICT, Case, Exists, IntegerField, OuterRef, Q, Value, When
-from redis.exceptions import RedisError
-from rest_framework.exceptions import ValidationError
+from django.db.models.functions import Now
+from rest_framework.exceptions import NotFound, ValidationError
 
 from arkindex.api.exceptions import Conflict
-from arkindex.rq import enqueue_on_commit, get_queue
+from arkindex.jobs import enqueue_job
 from documents.models import Corpus, Element, ElementPath, ElementType, Selection
 from documents.selectors import corpus_level_subquery
 from processes import worker_runs
@@ -72,7 +73,7 @@ def processes_with_level(user):
     """
     if not user.is_authenticated:
         return Process.objects.none()
-    queryset = Process.objects.all()
+    queryset = Process.objects.filter(deleting__isnull=True)
     if user.task_scope is not None:
         # A task sees its own process only, with its creator's level on it.
         queryset = queryset.filter(pk=user.task_scope.process_id)
@@ -96,10 +97,7 @@ def process_for_user(user, process_id, level=Role.GUEST, queryset=None, action="
     """
     queryset = processes_with_level(user) if queryset is None else queryset
     process = queryset.filter(pk=process_id).first()
-    visible = process is not None and not is_being_deleted(process.id)
-    check_level(
-        process.level if visible else 0, level, what=f"Process {process_id}", holder="its corpus", action=action
-    )
+    check_level(getattr(process, "level", 0), level, what=f"Process {process_id}", holder="its corpus", action=action)
     return process
 
 
@@ -199,11 +197,7 @@ def listable_processes(user):
     else:
         corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
         visible = (Q(corpus_id__in=corpora) & ~Q(mode__in=PERSONAL_MODES)) | own_personal
-    queryset = Process.objects.filter(visible)
-    being_deleted = processes_being_deleted()
-    if being_deleted:
-        queryset = queryset.exclude(id__in=being_deleted)
-    return queryset
+    return Process.objects.filter(visible, deleting__isnull=True)
 
 
 # Process configuration
@@ -514,7 +508,7 @@ def signed_results(process):
     ]
 
 
-def process_destroy(*, process):
+def process_destroy(*, process, user=None):
     """
     Schedule the deletion of `process` (with its worker runs, tasks and activities). Refused with
     409 while it runs, and while results signed by its worker runs exist: the job would fail on
@@ -524,6 +518,9 @@ def process_destroy(*, process):
         # Serialises with StartProcess and RetryProcess, which lock the row as well.
         Process.objects.select_for_update().filter(pk=process.pk).values_list("pk").get()
         process = Process.objects.with_state().get(pk=process.pk)
+        if process.deleting is not None:
+            # Another DestroyProcess won the lock: the process is already gone for its users.
+            raise NotFound(f"Process {process.id} not found, or you have no access to it.")
         if process.is_running:
             raise Conflict(
                 f"This process is {process.state}: stop it, or wait until it ends, before deleting it.",
@@ -536,9 +533,14 @@ def process_destroy(*, process):
                 "delete those worker results first, then the process.",
                 code="protected",
             )
-        process_id = str(process.id)
-        transaction.on_commit(lambda: _mark_being_deleted(process_id))
-        enqueue_on_commit("processes.process_jobs.process_delete", process_id, job_id=f"process-delete-{process_id}")
+        Process.objects.filter(pk=process.pk).update(deleting=Now())
+        enqueue_job(
+            "processes.jobs.process_delete",
+            str(process.id),
+            description=f"Delete process {process.name or process.id}",
+            user=user,
+            key=f"process-delete-{process.id}",
+        )
 
 
 def process_delete(*, process_id):
@@ -552,69 +554,26 @@ def process_delete(*, process_id):
     """
     process_id = str(process_id)
     params = {"process": process_id}
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {PROCESSES} WHERE id = %(process)s FOR UPDATE", params)
-            if cursor.fetchone() is None:
-                logger.info("Process %s is already deleted", process_id)
-                return False
-            process = Process.objects.with_state().get(pk=process_id)
-            if process.is_running:
-                # Retried between the request and the job.
-                logger.warning("Process %s was not deleted: it is %s", process_id, process.state)
-                return False
-            for hook in PROCESS_DELETION_HOOKS:
-                hook(cursor, process_id)
-            cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id = %(process)s", params)
-            cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id = %(process)s", params)
-            cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id = %(process)s", params)
-            cursor.execute(f"DELETE FROM {PROCESSES} WHERE id = %(process)s", params)
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    finally:
-        _unmark_being_deleted(process_id)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {PROCESSES} WHERE id = %(process)s FOR UPDATE", params)
+        if cursor.fetchone() is None:
+            logger.info("Process %s is already deleted", process_id)
+            return False
+        if Process.objects.with_state().get(pk=process_id).is_running:
+            # It cannot start once marked (`check_not_being_deleted`): only a process marked by hand could.
+            raise RuntimeError(f"Process {process_id} is running: stop it before deleting it.")
+        for hook in PROCESS_DELETION_HOOKS:
+            hook(cursor, process_id)
+        cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id = %(process)s", params)
+        cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id = %(process)s", params)
+        cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id = %(process)s", params)
+        cursor.execute(f"DELETE FROM {PROCESSES} WHERE id = %(process)s", params)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     logger.info("Deleted process %s", process_id)
     return True
 
 
-# Deletions in progress
-#
-# Between DestroyProcess and the end of its job, the process must neither be listed nor start.
-# The mark lives in a Redis set next to the job itself rather than in a column (which would need a
-# schema change of the process model): it is set when the job is enqueued and removed when the job
-# ends, whatever its outcome, so a process whose deletion failed comes back, and if Redis loses
-# its data the job is lost with the mark and the process is simply still there. Without Redis the
-# processes stay visible (the job could not be enqueued either).
-
-BEING_DELETED_KEY = "arkindex:processes:being-deleted"
-
-
-def _redis():
-    return get_queue().connection
-
-
-def _mark_being_deleted(process_id):
-    _redis().sadd(BEING_DELETED_KEY, str(process_id))
-
-
-def _unmark_being_deleted(process_id):
-    try:
-        _redis().srem(BEING_DELETED_KEY, str(process_id))
-    except RedisError:
-        logger.exception("Could not unmark process %s as being deleted", process_id)
-
-
-def processes_being_deleted():
-    """IDs of the processes whose deletion job has not ended yet."""
-    try:
-        return [member.decode() for member in _redis().smembers(BEING_DELETED_KEY)]
-    except RedisError:
-        logger.warning("Redis is unreachable: processes being deleted are not hidden", exc_info=True)
-        return []
-
-
-def is_being_deleted(process_id):
-    try:
-        return bool(_redis().sismember(BEING_DELETED_KEY, str(process_id)))
-    except RedisError:
-        logger.warning("Redis is unreachable: processes being deleted are not hidden", exc_info=True)
-        return False
+def check_not_being_deleted(process):
+    """After its row is locked: a process whose deletion was asked does not start, retry nor change."""
+    if process.deleting is not None:
+        raise Conflict("This process is being deleted.", code="process_deleted")

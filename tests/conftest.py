@@ -33,3 +33,24 @@ def cli_python():
 def run_in_clients_env():
     """`run_in_clients_env(python, script_or_args, env=…, timeout=…)`, see `tests.clients`."""
     return clients.run_in_clients_env
+
+
+# How long each recovery of the durability tests took, printed at the end of the run.
+RECOVERY_TIMES = []
+
+
+@pytest.fixture
+def report_recovery():
+    """`report_recovery(what, seconds)`: a figure for the summary of the run."""
+
+    def report(what, seconds):
+        RECOVERY_TIMES.append((what, seconds))
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RECOVERY_TIMES:
+        terminalreporter.section("recovery times")
+        for what, seconds in RECOVERY_TIMES:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {what}")

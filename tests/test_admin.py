@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arkindex.admin_tools import EstimatedCountPaginator
+from arkindex.models import Job
 from datasets.models import CorpusExport, Dataset, DatasetElement, DatasetSet, ProcessSet
 from documents import services
 from documents.models import (
@@ -53,7 +54,7 @@ pytestmark = pytest.mark.django_db
 
 # The apps whose every model has an admin page; datasets are checked by their own tests, and their
 # admin pages visited here with the others'.
-PRODUCT_APPS = ("users", "documents", "workers", "processes", "ponos")
+PRODUCT_APPS = ("arkindex", "users", "documents", "workers", "processes", "ponos")
 VISITED_APPS = (*PRODUCT_APPS, "datasets")
 
 counter = itertools.count()
@@ -134,6 +135,9 @@ def populate():
     dataset_process = Process.objects.create(mode=ProcessMode.Dataset, corpus=corpus, creator=user)
     ProcessSet.objects.create(process=dataset_process, set=dataset_set)
     CorpusExport.objects.create(corpus=corpus, user=user, state="done")
+    Job.objects.create(
+        function="documents.jobs.corpus_delete", arguments=[str(corpus.id)], description=f"Job {n}", user=user
+    )
 
 
 @pytest.fixture

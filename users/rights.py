@@ -4,7 +4,8 @@ Filtering by access level, written once for every kind of object that carries ri
 `filter_rights(user, queryset, level)` keeps the objects on which `user` holds at least `level`
 and annotates each with `max_level`, in one SQL query whatever the number of objects: a
 correlated subquery takes the best of the user's own rights and of their groups' rights.
-Objects with a `public` flag are readable by everyone at the guest level.
+Objects with a `public` flag are readable by everyone at the guest level; objects with a
+`deleting` date (a deletion asked, its job not done yet) are out of everyone's reach.
 
 When a task calls (`users.callers`), its creator's rights are narrowed to the task's job: a model
 carrying rights says what a task reaches with a `task_reach(scope)` static method, a condition on
@@ -23,8 +24,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from users.models import Right, Role
 
 
-def _is_public_model(model):
-    return any(field.name == "public" for field in model._meta.get_fields())
+def _has_field(model, name):
+    return any(field.name == name for field in model._meta.get_fields())
 
 
 def _rights_subquery(user, model):
@@ -53,7 +54,7 @@ def _level_expression(user, model):
 
     public_level = (
         Case(When(public=True, then=Value(Role.GUEST.value)), default=Value(0), output_field=IntegerField())
-        if _is_public_model(model)
+        if _has_field(model, "public")
         else Value(0, output_field=IntegerField())
     )
     if user.is_authenticated:
@@ -64,6 +65,9 @@ def _level_expression(user, model):
 def filter_rights(user, queryset, level=Role.GUEST):
     """Objects of `queryset` on which `user` has at least `level`, annotated with `max_level`."""
     model = queryset.model
+    if _has_field(model, "deleting"):
+        # An object whose deletion was asked is gone for everyone while its job runs.
+        queryset = queryset.filter(deleting__isnull=True)
     max_level = _level_expression(user, model)
     scope = getattr(user, "task_scope", None)
     if scope is not None:

@@ -5,12 +5,18 @@ Most errors keep Django REST framework's shapes (`{"field": ["message"]}` for a 
 `{"detail": "…"}` for 401, 403 and 404): many client call sites read those keys. Conflicts and a
 few validations use the "standard" shape `{"type", "errors": [{"attr", "code", "detail"}]}` that
 the client turns into typed exceptions, with `existing_id` when the conflict names an object.
+
+A database or Redis that cannot be reached is a 503 in the standard shape, which the clients retry,
+rather than a 500: nothing about the request was wrong.
 """
 
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -64,6 +70,15 @@ class StandardValidationError(exceptions.APIException):
         return standard_body("validation_error", self.errors)
 
 
+def unavailable_service(exc):
+    """Which service an error says is unreachable ("database", "cache"), or None."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database"
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return "cache"
+    return None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -75,6 +90,23 @@ def exception_handler(exc, context):
 
     if isinstance(exc, Conflict | StandardValidationError):
         return Response(exc.get_body(), status=exc.status_code)
+
+    unavailable = unavailable_service(exc)
+    if unavailable is not None:
+        logger.error("%s unavailable on %s: %s", unavailable, context["request"].path, exc)
+        return Response(
+            standard_body(
+                "server_error",
+                [
+                    {
+                        "code": "service_unavailable",
+                        "detail": f"The {unavailable} is unavailable: try again in a moment.",
+                    }
+                ],
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "10"},
+        )
 
     response = drf_exception_handler(exc, context)
     if response is not None:

@@ -122,7 +122,7 @@ def test_createsuperuser_noinput_needs_the_email(db, monkeypatch):
 
 
 @contextlib.contextmanager
-def granian(test_database_url, test_redis_url, tmp_path, workers=1):
+def granian(test_database_url, test_redis_url, tmp_path, workers=1, expected_health=None):
     """granian serving the API as in production (one thread per worker here), stopped at the end."""
     port = free_port()
     log = tmp_path / "granian.log"
@@ -156,7 +156,7 @@ def granian(test_database_url, test_redis_url, tmp_path, workers=1):
                 return None
 
         status, body = wait_for(healthy, 30, log.read_text)
-        assert (status, body) == (200, {"database": "ok", "redis": "ok"})
+        assert (status, body) == (expected_health or (200, {"database": "ok", "redis": "ok"}))
         yield base
     finally:
         # SIGTERM is the graceful stop any process manager sends; granian ends it with 0.
@@ -191,3 +191,28 @@ def test_login_throttle_holds_across_workers(test_database_url, test_redis_url, 
             for n in range(25)
         ]
         assert address.count(400) == 15 and address.count(429) == 10, address
+
+
+def test_database_down_is_a_503(test_redis_url, tmp_path):
+    """PostgreSQL unreachable: every API request says so (503, the standard body), none a bare 500."""
+    unreachable = f"postgres://postgres@127.0.0.1:{free_port()}/arkindex"
+    health = (503, {"database": "unreachable", "redis": "ok"})
+    with granian(unreachable, test_redis_url, tmp_path, expected_health=health) as base:
+        for method, path, token in (
+            ("GET", "/api/v1/corpus/", None),
+            ("GET", "/api/v1/user/", "a-token"),
+            ("POST", "/api/v1/user/login/", None),
+        ):
+            body = {"email": "a@example.com", "password": "x"} if method == "POST" else None
+            status, answer = http(method, f"{base}{path}", body, token=token)
+            assert status == 503, (path, answer)
+            assert answer == {
+                "type": "server_error",
+                "errors": [
+                    {
+                        "attr": None,
+                        "code": "service_unavailable",
+                        "detail": "The database is unavailable: try again in a moment.",
+                    }
+                ],
+            }

@@ -23,6 +23,8 @@ from django.utils import timezone
 from rq import SimpleWorker, Worker
 
 from arkindex import storage
+from arkindex.jobs import rq_job_id
+from arkindex.models import Job
 from conftest import token_client
 from datasets import exports
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
@@ -741,7 +743,13 @@ def test_large_export_is_built_by_a_job(user_client, corpus, tree, monkeypatch, 
     assert response.status_code == 201
     assert response.json()["state"] == "created"
     queue = django_rq.get_queue(exports.EXPORT_QUEUE)
-    assert queue.job_ids == [f"export-{response.json()['id']}"]
+    job = Job.objects.get()
+    assert (job.function, job.arguments, job.key) == (
+        "datasets.exports.export_job",
+        [response.json()["id"]],
+        f"export-{response.json()['id']}",
+    )
+    assert queue.job_ids == [rq_job_id(job.id)]
     assert queue.fetch_job(queue.job_ids[0]).timeout == exports.export_timeout()
 
     # In-process worker: the job must see this test's transaction.

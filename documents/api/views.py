@@ -103,7 +103,7 @@ class CorpusDetail(RetrieveUpdateDestroyAPIView):
         return get_corpus(self.request.user, self.kwargs["id"], needed, action)
 
     def perform_destroy(self, corpus):
-        services.corpus_destroy(corpus=corpus)
+        services.corpus_destroy(corpus=corpus, user=self.request.user)
 
 
 # Element types
@@ -179,7 +179,7 @@ class ElementDetail(RetrieveUpdateDestroyAPIView):
         return get_element(self.request.user, self.kwargs["id"], needed, action, with_classifications=True)
 
     def perform_destroy(self, element):
-        services.element_destroy(element=element)
+        services.element_destroy(element=element, user=self.request.user)
 
 
 class ElementListBase(ListAPIView):

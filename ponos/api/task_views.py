@@ -40,7 +40,7 @@ from ponos.api.task_serializers import (
     TaskStopSerializer,
 )
 from ponos.models import Artifact, Task
-from processes.services import is_being_deleted, process_for_user, processes_with_level
+from processes.services import process_for_user, processes_with_level
 from users.callers import calling_task
 from users.models import Role
 
@@ -59,9 +59,9 @@ def readable_task(request, pk, queryset=None):
     they see as guests, a task token those of its own process (the only one it sees). 404 otherwise.
     """
     queryset = Task.objects.all() if queryset is None else queryset
+    # A process being deleted is out of `processes_with_level`: its tasks are hidden too.
     task = queryset.filter(pk=pk, process_id__in=processes_with_level(request.user).values("id")).first()
-    # A process being deleted is hidden, as `process_for_user` hides it.
-    if task is None or is_being_deleted(task.process_id):
+    if task is None:
         raise NotFound(f"Task {pk} not found, or you have no access to it.")
     return task
 

@@ -64,6 +64,8 @@ def start_service(services_env, tmp_path):
             env={**services_env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A group of its own, so that `kill_group` kills it with every child (work-horses, slots, tasks).
+            start_new_session=True,
         )
         started.append((process, log))
         if ready:
@@ -84,6 +86,34 @@ def start_service(services_env, tmp_path):
     # Shown by pytest when the test failed.
     for path in sorted(tmp_path.glob("*.log")):
         print(f"===== {path.name}\n{path.read_text(errors='replace')[-5000:]}")
+
+
+def descendants(pid):
+    """The processes `pid` started, and theirs, from /proc (RQ's work-horses leave their parent's group)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_group(process):
+    """SIGKILL a started service and everything it started, as a crash or the OOM killer would."""
+    for pid in [process.pid, *descendants(process.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 The email a process's creator receives when it ends (seed 002), sent through the real path: tasks
 end with `set_task_state`, `refresh_process` enqueues the job after the commit, and an in-process
 RQ worker runs it (it sees the test's transaction). None for repository or local processes, and
-never two for one end.
+never two for one end (the job is durable, keyed by the process and its end).
 """
 
 # The fixtures imported from task_fixtures are redefined as test arguments, as pytest intends.
@@ -14,6 +14,7 @@ from django.core import mail
 from django.utils import timezone
 from rq import SimpleWorker
 
+from arkindex.models import Job
 from arkindex.rq import DEFAULT_QUEUE
 from ponos import emails, services
 from ponos.models import TaskState
@@ -115,9 +116,12 @@ def test_no_second_email(process, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         assert not services.refresh_process(process.id)
     assert run_jobs() == 0
-    # The job itself, run again (an RQ retry, a duplicate enqueue), does not send it again.
-    assert emails.send_process_finished_email(str(process.id)) is False
+    # The same end asked again is the same, done, job: it is not queued again.
+    with django_capture_on_commit_callbacks(execute=True):
+        emails.enqueue_process_finished_email(Process.objects.get(pk=process.pk))
+    assert run_jobs() == 0
     assert len(mail.outbox) == 1
+    assert Job.objects.get().attempts == 1
 
 
 def test_email_again_after_a_retry(process, django_capture_on_commit_callbacks):
@@ -138,8 +142,9 @@ def test_no_email_for_repository_processes(user, django_capture_on_commit_callba
     end_tasks([(task, TaskState.Completed)], django_capture_on_commit_callbacks)
     process.refresh_from_db()
     assert process.finished is not None
-    assert run_jobs() == 1
+    assert run_jobs() == 0
     assert mail.outbox == []
+    assert not Job.objects.exists()
 
 
 def test_no_email_for_local_processes(user):

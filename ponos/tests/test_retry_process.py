@@ -8,6 +8,7 @@ process did not start or still runs, 400 for modes without tasks; activities que
 import django_rq
 import pytest
 
+from arkindex.models import Job
 from conftest import token_client
 from ponos import services
 from ponos.models import Task, TaskState
@@ -143,9 +144,11 @@ def test_retry_with_activities(user_client, started, django_capture_on_commit_ca
     assert response.json()["activity_state"] == "pending"
     job, scheduling = django_rq.get_queue("default").get_jobs()
     assert scheduling.func_name == "ponos.scheduler.schedule_process"
-    assert job.func_name == "processes.jobs.initialise_activities"
-    assert job.kwargs == {"reset": True}
-    assert job.id == f"process-activities-{started.id}-1"
+    # The initialisation is a durable job, recorded with the retry.
+    recorded = Job.objects.get(key=f"process-activities-{started.id}-1")
+    assert job.args == (str(recorded.id),)
+    assert (recorded.function, recorded.keywords) == ("processes.jobs.initialise_activities", {"reset": True})
+    assert recorded.key == f"process-activities-{started.id}-1"
 
 
 def test_retry_without_activities(user_client, started, django_capture_on_commit_callbacks):

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from arkindex.models import Job
 from conftest import token_client
 from documents import services as documents_services
 from ponos.models import Farm, Task
@@ -230,9 +231,14 @@ def test_start_with_activities(user_client, process, runs, django_capture_on_com
     queue = django_rq.get_queue("default")
     job, scheduling = queue.get_jobs()
     assert scheduling.func_name == "ponos.scheduler.schedule_process"
-    assert job.func_name == "processes.jobs.initialise_activities"
-    assert job.args == (str(process.id),)
-    assert job.kwargs == {"reset": False}
+    # The initialisation is a durable job, recorded with the start.
+    recorded = Job.objects.get()
+    assert job.args == (str(recorded.id),)
+    assert (recorded.function, recorded.arguments, recorded.keywords) == (
+        "processes.jobs.initialise_activities",
+        [str(process.id)],
+        {"reset": False},
+    )
 
 
 def test_start_on_farm(user_client, process, runs):

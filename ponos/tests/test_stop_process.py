@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from arkindex.api.exceptions import Conflict
+from arkindex.models import Job
 from arkindex.rq import DEFAULT_QUEUE
 from ponos import services
 from ponos.models import GPU, TaskState
@@ -46,7 +47,12 @@ def states(process, run=0):
 
 
 def queued_jobs():
-    return [job.func_name for job in django_rq.get_queue(DEFAULT_QUEUE).get_jobs()]
+    """What was queued, durable jobs by the function they run."""
+    recorded = dict(Job.objects.values_list("id", "function"))
+    return [
+        recorded[uuid.UUID(job.args[0])] if job.func_name == "arkindex.jobs.run_job" else job.func_name
+        for job in django_rq.get_queue(DEFAULT_QUEUE).get_jobs()
+    ]
 
 
 @pytest.fixture

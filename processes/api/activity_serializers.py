@@ -34,6 +34,12 @@ class ActivityStatisticsSerializer(serializers.Serializer):
     started = serializers.IntegerField()
     processed = serializers.IntegerField()
     error = serializers.IntegerField()
+    retried = serializers.IntegerField(
+        help_text="Elements taken again after a task ended while holding them (its agent died, it was stopped…)."
+    )
+    failed = serializers.IntegerField(
+        help_text="Elements in error because tasks ended holding them ACTIVITY_MAX_ATTEMPTS times in a row."
+    )
     average_processing_time = serializers.FloatField(
         allow_null=True, help_text="Mean seconds between start and end of the processed elements; null before any."
     )
@@ -41,7 +47,7 @@ class ActivityStatisticsSerializer(serializers.Serializer):
         allow_null=True,
         help_text=(
             "Estimated end of the worker run: now + mean time × (queued + started) / max(started, 1), the "
-            "elements being processed standing for the tasks running in parallel. Null once nothing is left, "
-            "or before any element was processed."
+            "elements being processed standing for the tasks running in parallel. Null once the process "
+            "finished or nothing is left, and before any element was processed."
         ),
     )

@@ -73,7 +73,9 @@ class StartWorkerActivity(GenericAPIView):
         if task.worker_run_id is None:
             raise ValidationError(["This task runs no worker run: it has no activities to take."])
         try:
-            row = activities.start_activity(process_id=task.process_id, worker_run_id=task.worker_run_id)
+            row = activities.start_activity(
+                process_id=task.process_id, worker_run_id=task.worker_run_id, task_id=task.task_id
+            )
         except activities.ActivityError as error:
             raise_activity_error(error)
         if row is None:
@@ -130,7 +132,11 @@ class UpdateWorkerActivity(GenericAPIView):
             if process.id != data["process_id"]:
                 raise ValidationError({"process_id": [f"Worker run {run_id} belongs to process {process.id}."]})
             activities.update_activity(
-                run_id=run_id, process=process, element_id=data["element_id"], state=data["state"]
+                run_id=run_id,
+                process=process,
+                element_id=data["element_id"],
+                state=data["state"],
+                task_id=task.task_id if task is not None else None,
             )
         except activities.ActivityError as error:
             raise_activity_error(error)
@@ -155,5 +161,5 @@ class ListProcessActivityStats(GenericAPIView):
     )
     def get(self, request, *args, **kwargs):
         process = process_for_user(request.user, kwargs["pk"], Role.GUEST)
-        rows = activities.activity_statistics(process.id)
+        rows = activities.activity_statistics(process.id, finished=process.finished is not None)
         return Response(ActivityStatisticsSerializer(rows, many=True).data)

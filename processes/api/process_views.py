@@ -149,7 +149,7 @@ class ProcessDetails(GenericAPIView):
             raise PermissionDenied(
                 "Only admins of the corpus, or the creator of the process while a contributor, can delete it."
             )
-        services.process_destroy(process=process)
+        services.process_destroy(process=process, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

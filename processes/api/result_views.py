@@ -60,5 +60,5 @@ class WorkerResultsDestroy(GenericAPIView):
         scope = results.check_filters(
             corpus=corpus, filters=filters, element_id=element_id, use_selection=use_selection, user=request.user
         )
-        results.worker_results_destroy(corpus=corpus, filters=filters, scope=scope)
+        results.worker_results_destroy(corpus=corpus, filters=filters, scope=scope, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

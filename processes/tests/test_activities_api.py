@@ -7,6 +7,7 @@ and ListProcessActivityStats (one query, estimated completion).
 # ruff: noqa: F811 (pytest fixtures imported from processes.tests.start_fixtures)
 
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from rest_framework.test import APIClient
 
 from documents.models import Corpus, Element
 from ponos.models import Task, TaskState
+from ponos.services import set_task_state
 from processes import activities
 from processes.models import ActivityState, Process, ProcessMode, WorkerActivity, WorkerActivityState
 from processes.tests.start_fixtures import (  # noqa: F401
@@ -156,7 +158,7 @@ def test_start_skips_locked_rows(user):
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SET lock_timeout = '2s'")
-            result["row"] = activities.start_activity(process_id=process.id, worker_run_id=run.id)
+            result["row"] = activities.start_activity(process_id=process.id, worker_run_id=run.id, task_id=uuid.uuid4())
         finally:
             connection.close()
 
@@ -186,7 +188,7 @@ def test_start_reads_the_queue_index(user):
         id__in=WorkerActivity.objects.filter(worker_run=run).order_by("id").values("id")[:15_000]
     ).update(state=WorkerActivityState.Processed)
     with CaptureQueriesContext(connection) as captured:
-        activities.start_activity(process_id=process.id, worker_run_id=run.id)
+        activities.start_activity(process_id=process.id, worker_run_id=run.id, task_id=uuid.uuid4())
     (statement,) = [query["sql"] for query in captured.captured_queries if "SKIP LOCKED" in query["sql"]]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {statement}")
@@ -428,3 +430,83 @@ def test_estimated_completion_parallelism():
     assert activities.estimated_completion(now, minute, queued=3, started=0) == now + 3 * minute
     assert activities.estimated_completion(now, None, queued=3, started=0) is None
     assert activities.estimated_completion(now, minute, queued=0, started=0) is None
+
+
+def test_stats_of_a_finished_process_have_no_estimate(ready, runs, elements, user_client):
+    """Once the process ended (stopped here, elements left), no completion is estimated: nothing will run."""
+    now = timezone.now()
+    WorkerActivity.objects.filter(worker_run=runs[0], element__in=elements[:2]).update(
+        state="processed", started=now - timedelta(seconds=30), updated=now - timedelta(seconds=20)
+    )
+    assert user_client.get(stats_url(ready.id)).json()[0]["estimated_completion"] is not None
+    Process.objects.filter(pk=ready.pk).update(started=now - timedelta(minutes=5), finished=now)
+    first, second = (user_client.get(stats_url(ready.id)).json()[0] for _ in range(2))
+    assert first["estimated_completion"] is None
+    assert first == second
+
+
+# Elements held by a task that ends
+
+
+def take(client, count):
+    return [client.post(START_URL).json()["id"] for _ in range(count)]
+
+
+def report(client, element_id, state):
+    task = client.task
+    body = {"element_id": element_id, "process_id": str(task.process_id), "state": state}
+    return client.put(update_url(task.worker_run_id), body, format="json")
+
+
+@pytest.mark.parametrize("end", [TaskState.Error, TaskState.Failed, TaskState.Stopped, TaskState.Completed])
+def test_elements_held_by_an_ending_task_go_back(ready, runs, end):
+    client = task_client(ready, runs[0])
+    done, held = take(client, 2)
+    assert report(client, done, "processed").status_code == 200
+    other = task_client(ready, runs[0], slug="other")
+    (theirs,) = take(other, 1)
+
+    # The task ends holding an element: it is queued again at once, counted; what the task reported stays.
+    if end == TaskState.Stopped:
+        Task.objects.filter(pk=client.task.pk).update(state=TaskState.Stopping)
+        client.task.state = TaskState.Stopping
+    assert set_task_state(client.task, end)
+    by_element = {str(a.element_id): a for a in WorkerActivity.objects.filter(worker_run=runs[0])}
+    assert by_element[done].state == WorkerActivityState.Processed
+    assert (by_element[held].state, by_element[held].attempts, by_element[held].task_id) == ("queued", 1, None)
+    assert by_element[held].last_error == f"Task task ended ({end}) before reporting on this element."
+    # Another task's element is not touched, and the queue hands the element out again.
+    assert by_element[theirs].state == WorkerActivityState.Started
+    assert by_element[theirs].task_id == other.task.pk
+    assert held in take(other, ELEMENT_COUNT - 2)
+
+
+def test_reporting_releases_the_element(ready, runs):
+    client = task_client(ready, runs[0])
+    (element,) = take(client, 1)
+    assert WorkerActivity.objects.get(worker_run=runs[0], element_id=element).task_id == client.task.pk
+    assert report(client, element, "error").status_code == 200
+    assert set_task_state(client.task, TaskState.Failed)
+    activity = WorkerActivity.objects.get(worker_run=runs[0], element_id=element)
+    # Reported by the worker itself: not a loss.
+    assert (activity.state, activity.attempts, activity.task_id) == (WorkerActivityState.Error, 0, None)
+
+
+def test_an_element_lost_too_often_ends_in_error(ready, runs, settings):
+    settings.ACTIVITY_MAX_ATTEMPTS = 2
+    first = task_client(ready, runs[0], slug="first")
+    (element,) = take(first, 1)
+    assert set_task_state(first.task, TaskState.Error)
+    # The queue serves in order: the lost element comes first again.
+    second = task_client(ready, runs[0], slug="second")
+    assert take(second, 1) == [element]
+    assert set_task_state(second.task, TaskState.Error)
+    activity = WorkerActivity.objects.get(worker_run=runs[0], element_id=element)
+    assert (activity.state, activity.attempts) == (WorkerActivityState.Error, 2)
+    row = activities.activity_statistics(ready.id)[0]
+    assert (row["retried"], row["failed"], row["error"]) == (1, 1, 1)
+    # A retry gives it its attempts back.
+    Process.objects.filter(pk=ready.pk).update(activity_state=ActivityState.Pending)
+    activities.activities_initialise(process_id=ready.id, reset=True)
+    activity.refresh_from_db()
+    assert (activity.state, activity.attempts) == (WorkerActivityState.Queued, 0)

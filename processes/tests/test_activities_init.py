@@ -11,8 +11,10 @@ import pytest
 from django.db import connection
 from rq import SimpleWorker
 
-from arkindex.rq import enqueue_on_commit
+from arkindex.jobs import recover_jobs
+from arkindex.models import Job, JobState
 from documents import services as documents_services
+from ponos.services import enqueue_initialise_activities
 from processes import activities, jobs
 from processes.deletion import PROCESS_DELETION_HOOKS
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
@@ -36,14 +38,15 @@ def pending(process, runs):
 
 
 def run_job(process, django_capture_on_commit_callbacks, reset=False):
-    """Enqueue the job as StartProcess does, after commit, and run it with an in-process worker."""
+    """Record the job as StartProcess does, enqueued after commit, and run it with an in-process worker."""
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue_on_commit("processes.jobs.initialise_activities", str(process.id), reset=reset)
+        job = enqueue_initialise_activities(process, run=0, reset=reset)
     queue = django_rq.get_queue("default")
     assert queue.count == 1
     # In-process worker: the job must see this test's transaction.
     assert django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
-    return queue
+    job.refresh_from_db()
+    return job
 
 
 def activity_keys(process):
@@ -51,8 +54,8 @@ def activity_keys(process):
 
 
 def test_job_creates_one_activity_per_run_and_element(pending, runs, elements, django_capture_on_commit_callbacks):
-    queue = run_job(pending, django_capture_on_commit_callbacks)
-    assert queue.failed_job_registry.count == 0
+    job = run_job(pending, django_capture_on_commit_callbacks)
+    assert (job.state, job.attempts) == (JobState.Done, 1)
     keys = activity_keys(pending)
     assert len(keys) == len(set(keys)) == 3 * ELEMENT_COUNT
     assert set(keys) == {(run.id, element.id) for run in runs for element in elements}
@@ -104,13 +107,25 @@ def test_job_on_a_deleted_process(pending):
     assert jobs.initialise_activities(str(process_id)) is None
 
 
-def test_job_failure_sets_error(pending, monkeypatch, django_capture_on_commit_callbacks):
+def test_job_failure_is_retried_then_sets_error(pending, monkeypatch, settings, django_capture_on_commit_callbacks):
     def broken(process, *, reset):
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(activities, "_insert_activities", broken)
-    queue = run_job(pending, django_capture_on_commit_callbacks)
-    assert queue.failed_job_registry.count == 1
+    job = run_job(pending, django_capture_on_commit_callbacks)
+    # A failed attempt is tried again later: workers are not told anything yet.
+    assert (job.state, job.attempts, job.last_error) == (JobState.Pending, 1, "RuntimeError: the database went away")
+    assert job.not_before is not None
+    pending.refresh_from_db()
+    assert pending.activity_state == ActivityState.Pending
+
+    # The last attempt fails too: the job is failed, and the process says so to its workers.
+    settings.JOB_MAX_ATTEMPTS = 2
+    Job.objects.filter(pk=job.pk).update(not_before=None)
+    assert recover_jobs() == 1
+    assert django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.Failed, 2)
     pending.refresh_from_db()
     assert pending.activity_state == ActivityState.Error
 

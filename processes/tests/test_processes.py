@@ -10,7 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rq import SimpleWorker
 
+from arkindex.models import Job, JobState
 from documents import services as documents_services
 from documents.models import Corpus, Element, ElementType
 from ponos.models import Farm, Task, TaskState
@@ -37,7 +39,8 @@ def grant(corpus, user, level):
 
 
 def run_jobs():
-    django_rq.get_worker("default").work(burst=True)
+    """Run what is queued in this process: the jobs see the test's transaction."""
+    django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
 
 
 @pytest.fixture(autouse=True)
@@ -486,7 +489,8 @@ def test_destroy(user_client, user, process, page, django_capture_on_commit_call
     applied.refresh_from_db()
     assert applied.template_id is None
     assert Element.objects.filter(id=page.id).exists()
-    assert services.processes_being_deleted() == []
+    job = Job.objects.get()
+    assert (job.state, job.description, job.user) == (JobState.Done, f"Delete process {process.name}", user)
 
 
 def test_destroy_calls_hooks_first(user_client, process, monkeypatch, django_capture_on_commit_callbacks):
@@ -524,16 +528,26 @@ def test_destroy_with_results(user_client, process, corpus, types):
     assert user_client.get(detail_url(process)).status_code == 200
 
 
-def test_destroy_job_rolls_back(user_client, process, corpus, types, django_capture_on_commit_callbacks):
-    """Results signed after the check make the job fail as a whole; the process comes back."""
+def test_destroy_job_rolls_back(user_client, process, corpus, types, settings, django_capture_on_commit_callbacks):
+    """
+    Results signed after the check make the job fail as a whole, attempt after attempt; once it
+    failed for good, the process comes back and its user reads why.
+    """
+    settings.JOB_MAX_ATTEMPTS = 1
     run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
     with django_capture_on_commit_callbacks(execute=True):
         assert user_client.delete(detail_url(process)).status_code == 204
     Element.objects.create(corpus=corpus, type=types["page"], name="Late result", worker_run=run)
     with pytest.raises(IntegrityError):
         services.process_delete(process_id=process.id)
+    assert user_client.get(detail_url(process)).status_code == 404
+
+    run_jobs()
     assert WorkerRun.objects.filter(id=run.id).exists()
     assert user_client.get(detail_url(process)).status_code == 200
+    (job,) = user_client.get("/api/v1/jobs/").json()["results"]
+    assert job["state"] == JobState.Failed
+    assert job["last_error"].startswith("IntegrityError")
 
 
 def test_destroy_job_idempotent(process):
@@ -541,9 +555,10 @@ def test_destroy_job_idempotent(process):
     assert services.process_delete(process_id=process.id) is False
 
 
-def test_destroy_job_skips_running(process):
+def test_destroy_job_refuses_running(process):
     start(process, TaskState.Running)
-    assert services.process_delete(process_id=process.id) is False
+    with pytest.raises(RuntimeError, match="stop it before deleting it"):
+        services.process_delete(process_id=process.id)
     assert Process.objects.filter(id=process.id).exists()
 
 

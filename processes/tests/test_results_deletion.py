@@ -265,8 +265,15 @@ def test_api_schedules_the_deletion(world, user_client, work_jobs, django_captur
         response = user_client.delete(URL.format(world["corpus"].id) + f"?model_version_id={world['beta'].id}")
     assert response.status_code == 204, response.content
     assert left(world)["transcriptions"] == sorted(ALL)
+    # Its user follows the deletion in ListJobs.
+    (job,) = user_client.get("/api/v1/jobs/").json()["results"]
+    assert job["state"] == "pending"
+    assert job["description"] == (
+        f"Delete the worker results of model version {world['beta'].id} in corpus {world['corpus'].name}"
+    )
     work_jobs()
     assert left(world) == everywhere("person", "alpha", "Fast", "user")
+    assert user_client.get(f"/api/v1/jobs/{job['id']}/").json()["state"] == "done"
 
 
 def test_api_model_version_false(world, user_client, work_jobs, django_capture_on_commit_callbacks):
