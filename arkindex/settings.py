@@ -115,6 +115,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "arkindex.middleware.RequestHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -200,7 +201,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["arkindex.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "arkindex.api.metadata.ArkindexMetadata",
     "DEFAULT_PAGINATION_CLASS": "arkindex.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "arkindex.api.schema.AutoSchema",
@@ -243,6 +245,10 @@ SPECTACULAR_SETTINGS = {
 
 # Page sizes
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
+# Request bodies: larger ones are refused with a 413, JSON nested deeper with a 400 (arkindex.api.parsers).
+API_MAX_BODY_SIZE = env_int("API_MAX_BODY_SIZE", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_SIZE
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # Processes: a worker run splits its elements into at most this many parallel tasks.
 MAX_CHUNKS = env_int("MAX_CHUNKS", 20)
 

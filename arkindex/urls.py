@@ -37,3 +37,6 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
 ]
+
+handler404 = "arkindex.api.views.not_found"
+handler500 = "arkindex.api.views.server_error"

@@ -56,6 +56,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict, StandardValidationError
@@ -74,6 +75,7 @@ from datasets.models import (
 from datasets.services import constraint_of
 from documents.models import (
     Classification,
+    Corpus,
     Element,
     ElementPath,
     ElementType,
@@ -464,6 +466,10 @@ def export_start(*, corpus, user, dataset=None, source="default"):
     fail_stale_exports(corpus=corpus, dataset=dataset)
     try:
         with transaction.atomic():
+            # The corpus row is held until the export is recorded: a deletion asked meanwhile waits for
+            # it (and deletes the export with the corpus), or came first, and the corpus is gone.
+            if not Corpus.objects.select_for_update(no_key=True).filter(pk=corpus.pk, deleting__isnull=True).exists():
+                raise NotFound(f"Corpus {corpus.id} not found, or you have no access to it.")
             export = CorpusExport.objects.create(corpus=corpus, dataset=dataset, user=user, source=source)
     except IntegrityError as error:
         if constraint_of(error) == "unique_active_export":

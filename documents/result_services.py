@@ -6,6 +6,7 @@ or corpora removes their results with one statement per table (called by `docume
 Rights and the worker run are checked by the views before these run.
 """
 
+import math
 import re
 
 from django.db import IntegrityError, connection, transaction
@@ -147,9 +148,17 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
 
 
 def ml_class_create(*, corpus, name):
-    if MLClass.objects.filter(corpus=corpus, name=name).exists():
-        raise ValidationError({"name": [f"An ML class named '{name}' already exists in corpus {corpus.id}: use it."]})
-    return MLClass.objects.create(corpus=corpus, name=name)
+    """
+    A new class of the corpus; 400 when the name is taken, which the base worker reads as "reload
+    the classes". The unique constraint decides between concurrent creations of one name.
+    """
+    try:
+        with transaction.atomic():
+            return MLClass.objects.create(corpus=corpus, name=name)
+    except IntegrityError:
+        raise ValidationError(
+            {"name": [f"An ML class named '{name}' already exists in corpus {corpus.id}: use it."]}
+        ) from None
 
 
 def classifications_create(*, element_ids, items, worker_run, user):
@@ -213,9 +222,11 @@ def metadata_value(meta_type, value):
         raise ValueError("A metadata value is a string or a number.")
     if meta_type == "numeric":
         try:
-            float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"'{value}' is not a number.") from None
+        if not math.isfinite(number):
+            raise ValueError(f"'{value}' is not a finite number.")
         return str(value)
     value = str(value)
     if meta_type == "date" and not metadata_dates(value):

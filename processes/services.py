@@ -24,6 +24,7 @@ from documents.selectors import corpus_level_subquery
 from processes import worker_runs
 from processes.deletion import PROCESS_DELETION_HOOKS, PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
+from users.callers import task_scope_of
 from users.models import Role
 from users.rights import check_level, filter_rights
 
@@ -52,9 +53,10 @@ def readable_worker_runs(user):
     """
     if not user.is_authenticated:
         return WorkerRun.objects.none()
-    if user.task_scope is not None:
+    scope = task_scope_of(user)
+    if scope is not None:
         # A task reads the worker runs of its own process only.
-        return WorkerRun.objects.filter(process_id=user.task_scope.process_id)
+        return WorkerRun.objects.filter(process_id=scope.process_id)
     own = Q(process__mode=ProcessMode.Local, process__creator=user)
     corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
     shared = Q(process__corpus__in=corpora) & ~Q(process__mode=ProcessMode.Local)
@@ -74,9 +76,10 @@ def processes_with_level(user):
     if not user.is_authenticated:
         return Process.objects.none()
     queryset = Process.objects.filter(deleting__isnull=True)
-    if user.task_scope is not None:
+    scope = task_scope_of(user)
+    if scope is not None:
         # A task sees its own process only, with its creator's level on it.
-        queryset = queryset.filter(pk=user.task_scope.process_id)
+        queryset = queryset.filter(pk=scope.process_id)
     personal = Q(mode__in=PERSONAL_MODES)
     own_level = Value(Role.ADMIN.value)
     queryset = queryset.annotate(

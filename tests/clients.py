@@ -34,6 +34,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 # The base worker pins arkindex-client 1.3.0; the CLI pins the same client with another toolbox.
 WORKER_REQUIREMENTS = ("arkindex-base-worker==0.6.0",)
 CLI_REQUIREMENTS = ("arkindex-cli==0.5.0",)
+# The fuzzer runs against a live server like any client: apart from the server's dependencies.
+SCHEMATHESIS_REQUIREMENTS = ("schemathesis==4.32.5",)
 
 # CI may cache the environments elsewhere (for example a cache directory outside the clone).
 CLIENTS_DIR = Path(os.environ.get("ARKINDEX_CLIENTS_VENV_DIR", REPOSITORY_ROOT / ".venv-clients"))

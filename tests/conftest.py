@@ -30,6 +30,15 @@ def cli_python():
 
 
 @pytest.fixture(scope="session")
+def schemathesis_python():
+    """`python` of the environment with schemathesis, the property-based API fuzzer."""
+    try:
+        return clients.ensure_environment("schemathesis", clients.SCHEMATHESIS_REQUIREMENTS)
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def run_in_clients_env():
     """`run_in_clients_env(python, script_or_args, env=…, timeout=…)`, see `tests.clients`."""
     return clients.run_in_clients_env

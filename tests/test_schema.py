@@ -421,3 +421,59 @@ def test_client_loads_test_views_schema(tmp_path, test_views_schema, worker_pyth
     assert_client_understands(test_views_schema, links)
     assert links["ListTestCursor"]["paginated"] is True
     assert links["ListTestUnpaginated"]["paginated"] is False
+
+
+# The schema tells the truth (what the API answers is what it documents; the fuzzer checks it live)
+
+
+def test_generation_has_no_warning(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+
+
+@pytest.mark.parametrize(
+    "component, field",
+    [
+        ("Element", "worker_run_id"),
+        ("Element", "worker_version_id"),
+        ("Element", "thumbnail_url"),
+        ("Transcription", "worker_run_id"),
+        ("Transcription", "worker_version_id"),
+        ("MetaData", "worker_run_id"),
+        ("Embedding", "worker_version_id"),
+        ("Process", "duration"),
+        ("DataFile", "s3_url"),
+    ],
+)
+def test_nullable_fields_say_so(schema, component, field):
+    assert schema["components"]["schemas"][component]["properties"][field].get("nullable") is True
+
+
+def test_optional_fields_are_not_required(schema):
+    """Lists leave out `has_children`, `zone` or `corpus` on request: the schema does not require them."""
+    required = schema["components"]["schemas"]["Element"]["required"]
+    assert not {"has_children", "zone", "corpus"} & set(required)
+    assert "id" in required
+
+
+def test_every_operation_documents_its_errors(schema):
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, method, operation in iter_operations(schema):
+        responses = operation["responses"]
+        assert "503" in responses, (path, method)
+        for status, response in responses.items():
+            if status[0] in "45":
+                assert response["content"] == error, (path, method, status)
+        if operation["operationId"] not in ("HealthCheck", "Login"):
+            assert {"401", "403", "404"} <= set(responses), (path, method)
+        if method in ("post", "put", "patch", "delete"):
+            assert {"400", "409"} <= set(responses), (path, method)
+        if "requestBody" in operation:
+            assert "413" in responses, (path, method)
+
+
+def test_reject_classification_declares_its_body(schema):
+    operation = schema["paths"]["/api/v1/classifications/{id}/reject/"]["put"]
+    body = resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"])
+    assert set(body["properties"]) == {"ml_class", "state"}

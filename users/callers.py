@@ -14,7 +14,7 @@ remember it:
 - which operations a task token may call at all is the ponos app's allow-list.
 
 This is the only place that says whether a request comes from a task, and from which: use
-`calling_task(request)`, or `user.task_scope` where only the user is at hand.
+`calling_task(request)`, or `task_scope_of(user)` where only the user is at hand.
 """
 
 from dataclasses import dataclass
@@ -37,4 +37,9 @@ class TaskScope:
 
 def calling_task(request):
     """The scope of the task calling with its `Ponos` token, or None when a person (or nobody) calls."""
-    return getattr(getattr(request, "user", None), "task_scope", None)
+    return task_scope_of(getattr(request, "user", None))
+
+
+def task_scope_of(user):
+    """The scope of the task a user acts through, or None (a person, or nobody: anonymous users have none)."""
+    return getattr(user, "task_scope", None)

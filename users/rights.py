@@ -21,6 +21,7 @@ from django.db.models import Case, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from rest_framework.exceptions import NotFound, PermissionDenied
 
+from users.callers import task_scope_of
 from users.models import Right, Role
 
 
@@ -69,7 +70,7 @@ def filter_rights(user, queryset, level=Role.GUEST):
         # An object whose deletion was asked is gone for everyone while its job runs.
         queryset = queryset.filter(deleting__isnull=True)
     max_level = _level_expression(user, model)
-    scope = getattr(user, "task_scope", None)
+    scope = task_scope_of(user)
     if scope is not None:
         task_reach = getattr(model, "task_reach", None)
         if task_reach is None:

@@ -19,6 +19,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from arkindex import storage
 from arkindex.api.exceptions import Conflict
 from arkindex.uploads import UploadTarget, register_upload_target
+from users.callers import task_scope_of
 from users.models import Right, Role
 from users.rights import check_level, filter_rights, get_max_level
 from workers.models import Model, ModelVersion, ModelVersionState
@@ -68,7 +69,7 @@ def model_version_level(user, version):
     """
     level = get_max_level(user, version.model)
     if level < Role.CONTRIBUTOR:
-        scope = user.task_scope
+        scope = task_scope_of(user)
         if scope is not None:
             readable = version.pk == scope.model_version_id
         else:

@@ -12,8 +12,9 @@ rather than a 500: nothing about the request was wrong.
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -21,6 +22,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from arkindex.api.parsers import body_too_large
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,13 @@ class StandardValidationError(exceptions.APIException):
         return standard_body("validation_error", self.errors)
 
 
+# PostgreSQL's codes of a foreign key and of a unique violation.
+INTEGRITY_CONFLICTS = {
+    "23503": "An object this request refers to was deleted while it ran: check that it still exists.",
+    "23505": "An object like this one was created at the same time by another request: look for it.",
+}
+
+
 def unavailable_service(exc):
     """Which service an error says is unreachable ("database", "cache"), or None."""
     if isinstance(exc, OperationalError | InterfaceError):
@@ -80,8 +90,14 @@ def unavailable_service(exc):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, RequestDataTooBig):
+        exc = body_too_large(context["request"].META.get("CONTENT_LENGTH", "more than allowed"))
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, IntegrityError) and getattr(exc.__cause__, "pgcode", None) in INTEGRITY_CONFLICTS:
+        # What a service did not foresee in a race: an object deleted, or created, by a concurrent request.
+        logger.warning("Integrity conflict on %s: %s", context["request"].path, exc)
+        exc = Conflict(INTEGRITY_CONFLICTS[exc.__cause__.pgcode], code="concurrent_change")
     elif isinstance(exc, ProtectedError | RestrictedError):
         exc = Conflict(
             "This object is still used by other objects and cannot be deleted; archive it instead.",

@@ -4,6 +4,10 @@ import uuid
 
 from rest_framework.exceptions import ValidationError
 
+# The largest integers PostgreSQL's `integer` and `bigint` columns hold: larger input is a 400, not an overflow.
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
 TRUE_STRINGS = {"true", "1", "yes", "on"}
 FALSE_STRINGS = {"false", "0", "no", "off"}
 

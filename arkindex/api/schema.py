@@ -7,6 +7,7 @@ parameter. This module adds those extensions to what drf-spectacular generates.
 """
 
 import re
+import typing
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
@@ -54,6 +55,35 @@ class AutoSchema(SpectacularAutoSchema):
 
     def get_tags(self):
         return [self.view.__module__.split(".")[0]]
+
+    def _map_basic_serializer(self, serializer, direction):
+        """
+        A serializer's `Meta.optional_response_fields` are left out of its answers on request
+        (`with_zone=false`…): the schema does not require them.
+        """
+        schema = super()._map_basic_serializer(serializer, direction)
+        optional = getattr(getattr(serializer, "Meta", None), "optional_response_fields", ())
+        if direction == "response" and optional and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in optional]
+            if not schema["required"]:
+                del schema["required"]
+        return schema
+
+    def _map_response_type_hint(self, method):
+        """
+        A method field whose type hint admits None is nullable, also when `extend_schema_field`
+        gives its type (`-> str | None` under `@extend_schema_field(OpenApiTypes.UUID)`).
+        """
+        schema = super()._map_response_type_hint(method)
+        try:
+            hint = typing.get_type_hints(method).get("return")
+        except (NameError, TypeError):
+            return schema
+        if type(None) not in typing.get_args(hint) or not isinstance(schema, dict) or schema.get("nullable"):
+            return schema
+        if "$ref" in schema:
+            return {"allOf": [schema], "nullable": True}
+        return {**schema, "nullable": True}
 
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -117,7 +147,70 @@ def postprocess_arkindex_schema(result, generator, request, public):
 
     for schema in result.get("components", {}).get("schemas", {}).values():
         _make_plain(schema)
+    document_errors(result)
     return result
+
+
+ERROR_SCHEMA = "Error"
+ERROR_COMPONENT = {
+    "type": "object",
+    "description": (
+        "An error. Refused input names each field with its messages (`{field: [message]}`, "
+        "`non_field_errors` for the body as a whole); other errors say why in `detail`; conflicts, "
+        "some validations and unavailable services use the standard shape `{type, errors: [{attr, "
+        "code, detail}]}`, with `existing_id` when a conflict names an existing object."
+    ),
+    # No declared properties: a refused body's fields are its keys, and may be named `type` or `detail`.
+    "additionalProperties": {},
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid parameters or body: each problem is named.",
+    "401": "No valid credentials: authenticate with `Token <key>`, or `Ponos <key>` from a running task.",
+    "403": "The credentials do not allow this action (the level it needs is said; task tokens call few operations).",
+    "404": "No such object, or one the caller cannot see.",
+    "409": "The state of an object forbids the action now.",
+    "413": "The body is over the server's limit.",
+    "429": "Too many attempts: try again later (see Retry-After).",
+    "503": "The database or Redis is unavailable: try again in a moment.",
+}
+UNAUTHENTICATED_OPERATIONS = ("HealthCheck", "Login")
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def error_statuses(method, operation):
+    """The error statuses an operation can answer, from what it takes and how it is called."""
+    parameters = operation.get("parameters", [])
+    statuses = {"503"}
+    if parameters or "requestBody" in operation or method in WRITE_METHODS:
+        statuses.add("400")
+    if operation["operationId"] not in UNAUTHENTICATED_OPERATIONS:
+        statuses |= {"401", "403"}
+    if operation["operationId"] not in UNAUTHENTICATED_OPERATIONS:
+        # Objects named in the path, the query or the body may not exist, or be hidden.
+        statuses.add("404")
+    if method in WRITE_METHODS:
+        statuses.add("409")
+    if "requestBody" in operation:
+        statuses.add("413")
+    if operation["operationId"] == "Login":
+        statuses.add("429")
+    return statuses
+
+
+def document_errors(result):
+    """Every operation documents the errors it can answer, each with the one error body of the API."""
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_SCHEMA] = ERROR_COMPONENT
+    error_content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}
+    for path_item in result.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            operation = path_item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in error_statuses(method, operation) | {code for code in responses if code[0] in "45"}:
+                response = responses.setdefault(status, {"description": ERROR_DESCRIPTIONS.get(status, "An error.")})
+                if not response.get("content"):
+                    response["content"] = error_content
 
 
 def _merge_parameters(path_parameters, operation_parameters):

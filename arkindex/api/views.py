@@ -4,6 +4,8 @@ import threading
 import django_rq
 from django.conf import settings
 from django.db import connection
+from django.http import JsonResponse
+from django.views import defaults
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
@@ -76,3 +78,19 @@ class OpenAPIView(SpectacularAPIView):
             data=self._schemas[key],
             headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'},
         )
+
+
+def not_found(request, exception=None):
+    """A URL that names no operation: under the API, a 404 in the API's error shape, as its clients expect."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"No API operation at {request.path}: see /api/v1/docs/."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"type": "server_error", "errors": [{"attr": None, "code": "error", "detail": "A server error occurred."}]},
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -5,6 +5,7 @@ API from `arkindex.wsgi`.
 """
 
 import contextlib
+import json
 import secrets
 import signal
 import subprocess
@@ -122,7 +123,7 @@ def test_createsuperuser_noinput_needs_the_email(db, monkeypatch):
 
 
 @contextlib.contextmanager
-def granian(test_database_url, test_redis_url, tmp_path, workers=1, expected_health=None):
+def granian(test_database_url, test_redis_url, tmp_path, workers=1, expected_health=None, **variables):
     """granian serving the API as in production (one thread per worker here), stopped at the end."""
     port = free_port()
     log = tmp_path / "granian.log"
@@ -133,6 +134,7 @@ def granian(test_database_url, test_redis_url, tmp_path, workers=1, expected_hea
             # Plain HTTP on loopback, as a TLS-terminating proxy would forward it.
             PUBLIC_URL=f"http://127.0.0.1:{port}",
             ALLOWED_HOSTS="127.0.0.1",
+            **variables,
         )
     )
     with log.open("w") as output:
@@ -216,3 +218,34 @@ def test_database_down_is_a_503(test_redis_url, tmp_path):
                     }
                 ],
             }
+
+
+def test_connections_survive_refused_bodies(test_database_url, test_redis_url, tmp_path):
+    """
+    A request refused before its body is read (an anonymous POST: 401) leaves its kept-alive
+    connection in order for the next request; a body over the limit closes it, and says so.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    with granian(test_database_url, test_redis_url, tmp_path, API_MAX_BODY_SIZE=100_000) as base:
+        address = urlsplit(base)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        body = json.dumps({"name": "x" * 70_000}).encode()
+        for _ in range(30):
+            connection.request("POST", "/api/v1/corpus/", body=body, headers={"Content-Type": "application/json"})
+            refused = connection.getresponse()
+            refused.read()
+            assert refused.status == 401
+            assert not refused.will_close
+            connection.request("GET", "/api/v1/health/")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200
+        too_large = b"x" * 150_000
+        connection.request("POST", "/api/v1/corpus/", body=too_large, headers={"Content-Type": "application/json"})
+        refused = connection.getresponse()
+        refused.read()
+        assert refused.status == 401
+        assert refused.getheader("Connection") == "close" and refused.will_close
+        connection.close()

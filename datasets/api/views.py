@@ -184,7 +184,9 @@ class DatasetSetDetail(RetrieveUpdateDestroyAPIView):
         return get_set(dataset, self.kwargs["set"])
 
     def perform_update(self, serializer):
-        services.set_rename(dataset=self.dataset, dataset_set=serializer.instance, **serializer.validated_data)
+        if "name" in serializer.validated_data:
+            # A set only has a name to change: a body without one changes nothing.
+            services.set_rename(dataset=self.dataset, dataset_set=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, dataset_set):
         services.set_destroy(dataset=self.dataset, dataset_set=dataset_set)

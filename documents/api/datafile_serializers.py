@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arkindex.api.params import BIGINT_MAX
 from documents import datafiles
 from documents.api.serializers import writable_corpus
 from documents.models import DataFile, ImageStatus
@@ -41,7 +42,7 @@ class DataFileCreateSerializer(serializers.Serializer):
     content_type = serializers.CharField(
         max_length=DataFile._meta.get_field("content_type").max_length, help_text="MIME type of the content."
     )
-    size = serializers.IntegerField(min_value=1, help_text="Size of the content in bytes.")
+    size = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, help_text="Size of the content in bytes.")
 
     def validate_corpus(self, corpus_id):
         return writable_corpus(self.context["request"].user, corpus_id, action="upload data files")

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from arkindex.api.params import INT_MAX
 from documents.models import ImageStatus
 
 
@@ -11,10 +12,18 @@ class IIIFURLCreateSerializer(serializers.Serializer):
         help_text="Base URL of the image on its IIIF server (without `/info.json` or region parameters).",
     )
     width = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text="Width in pixels; null to read it from `info.json`."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=INT_MAX,
+        help_text="Width in pixels; null to read it from `info.json`.",
     )
     height = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, help_text="Height in pixels; null to read it from `info.json`."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=INT_MAX,
+        help_text="Height in pixels; null to read it from `info.json`.",
     )
 
     def validate(self, data):

@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arkindex.api.params import INT_MAX
 from documents.api.serializers import PolygonField, WorkerRunSummarySerializer
 from documents.models import (
     Classification,
@@ -99,8 +100,21 @@ class TranscriptionListSerializer(TranscriptionSerializer):
         read_only_fields = fields
 
 
+class TranscriptionTextField(serializers.CharField):
+    """A transcription's text, kept as sent (leading and trailing spaces included), but never only spaces."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if not text.strip():
+            self.fail("blank")
+        return text
+
+
 class TranscriptionCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=False, trim_whitespace=False)
+    text = TranscriptionTextField()
     confidence = confidence_field(required=False, allow_null=True)
     orientation = serializers.ChoiceField(
         choices=TextOrientation.choices, default=TextOrientation.HorizontalLeftToRight
@@ -110,7 +124,7 @@ class TranscriptionCreateSerializer(serializers.Serializer):
 
 class BulkTranscriptionItemSerializer(serializers.Serializer):
     element_id = serializers.UUIDField()
-    text = serializers.CharField(trim_whitespace=False)
+    text = TranscriptionTextField()
     confidence = confidence_field(required=False, allow_null=True)
     orientation = serializers.ChoiceField(
         choices=TextOrientation.choices, default=TextOrientation.HorizontalLeftToRight
@@ -129,7 +143,7 @@ class TranscriptionsCreateResponseSerializer(serializers.Serializer):
 
 class ElementTranscriptionItemSerializer(serializers.Serializer):
     polygon = PolygonField()
-    text = serializers.CharField(trim_whitespace=False)
+    text = TranscriptionTextField()
     confidence = confidence_field(required=False, allow_null=True)
     orientation = serializers.ChoiceField(
         choices=TextOrientation.choices, default=TextOrientation.HorizontalLeftToRight
@@ -335,8 +349,8 @@ class TranscriptionEntitySerializer(ResultSerializer):
 
 class TranscriptionEntityItemSerializer(serializers.Serializer):
     type_id = serializers.UUIDField(help_text="An entity type of the transcription's corpus.")
-    offset = serializers.IntegerField(min_value=0)
-    length = serializers.IntegerField(min_value=1)
+    offset = serializers.IntegerField(min_value=0, max_value=INT_MAX)
+    length = serializers.IntegerField(min_value=1, max_value=INT_MAX)
     confidence = confidence_field(required=False, allow_null=True)
 
 
@@ -374,3 +388,14 @@ class EmbeddingCreateSerializer(serializers.Serializer):
         if any(math.isnan(x) or math.isinf(x) for x in value):
             raise serializers.ValidationError("An embedding holds finite numbers only.")
         return value
+
+
+class ClassificationClassNameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=1024)
+
+
+class ClassificationRejectSerializer(serializers.Serializer):
+    """The body of RejectClassification: what the caller believes it rejects, checked against the classification."""
+
+    ml_class = ClassificationClassNameSerializer(required=False, help_text="The class the classification gives.")
+    state = serializers.ChoiceField(choices=["rejected"], required=False, help_text="Always `rejected`.")

@@ -26,6 +26,7 @@ from documents.api.filters import provenance_parameters
 from documents.api.result_serializers import (
     ClassificationCreateSerializer,
     ClassificationListSerializer,
+    ClassificationRejectSerializer,
     ClassificationsCreateResponseSerializer,
     ClassificationsCreateSerializer,
     ClassificationSerializer,
@@ -354,12 +355,19 @@ class ClassificationReject(GenericAPIView):
 
     @extend_schema(
         operation_id="RejectClassification",
-        request=None,
+        request=ClassificationRejectSerializer,
         responses={200: ClassificationSerializer, 204: OpenApiResponse(description="A person's, deleted.")},
+        description=(
+            "Reject a classification (contributors of its corpus): a worker's is kept, marked rejected and by "
+            "whom; a person's is deleted (204). The body may repeat its class and the `rejected` state, which "
+            "are checked. 409 when it is already rejected."
+        ),
     )
     def put(self, request, id):
+        body = ClassificationRejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         classification = (
-            Classification.objects.select_related("worker_run", "moderator")
+            Classification.objects.select_related("worker_run", "moderator", "ml_class")
             .annotate(corpus_level=corpus_level_subquery(request.user, "element__corpus_id"))
             .filter(pk=id)
             .first()
@@ -370,6 +378,11 @@ class ClassificationReject(GenericAPIView):
             what=f"Classification {id}",
             action="moderate classifications",
         )
+        named = body.validated_data.get("ml_class", {}).get("name")
+        if named is not None and named != classification.ml_class.name:
+            raise ValidationError(
+                {"ml_class": [f"Classification {id} gives the class '{classification.ml_class.name}', not '{named}'."]}
+            )
         if classification.state == "rejected":
             return Response({"state": [f"Classification {id} is already rejected."]}, status=status.HTTP_409_CONFLICT)
         classification = result_services.classification_reject(classification=classification, user=request.user)

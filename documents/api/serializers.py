@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
+from arkindex.api.params import INT_MAX
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer
 from documents.selectors import check_corpus_level, corpus_with_level, element_classifications, rights_from_level
 from users.models import Role
@@ -217,6 +218,7 @@ class ElementSerializer(serializers.ModelSerializer):
             "has_children",
         )
         read_only_fields = fields
+        optional_response_fields = ("has_children", "zone", "corpus")
 
     # The worker run comes with the element (`selectors.ELEMENT_RELATED`): no query per element.
     @extend_schema_field(WorkerRunSummarySerializer(allow_null=True))
@@ -261,7 +263,9 @@ class ElementSerializer(serializers.ModelSerializer):
 
 
 class PolygonField(serializers.ListField):
-    child = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+    child = serializers.ListField(
+        child=serializers.IntegerField(min_value=-INT_MAX, max_value=INT_MAX), min_length=2, max_length=2
+    )
 
     def __init__(self, **kwargs):
         kwargs.setdefault("min_length", 3)

@@ -6,6 +6,7 @@ and a task's token never appears.
 
 from rest_framework import serializers
 
+from arkindex.api.params import INT_MAX
 from ponos.models import Farm, TaskState
 from processes.models import ActivityState, ProcessState
 
@@ -64,5 +65,8 @@ class ProcessTasksQuerySerializer(serializers.Serializer):
     """Query parameters of ListProcessTasks."""
 
     run = serializers.IntegerField(
-        min_value=0, required=False, help_text="An earlier run of the process, from 0; the last one by default."
+        min_value=0,
+        max_value=INT_MAX,
+        required=False,
+        help_text="An earlier run of the process, from 0; the last one by default.",
     )

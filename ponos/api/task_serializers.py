@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arkindex import storage
+from arkindex.api.params import BIGINT_MAX
 from ponos.artifacts import artifact_path_error
 from ponos.models import Artifact, Task, TaskState
 from ponos.task_services import AGENT_FINAL_STATES
@@ -123,7 +124,7 @@ class ArtifactCreateSerializer(serializers.Serializer):
         default="application/octet-stream",
         help_text="Content-Type of the file, sent again with the PUT to `s3_put_url`.",
     )
-    size = serializers.IntegerField(min_value=0, help_text="Size of the file in bytes.")
+    size = serializers.IntegerField(min_value=0, max_value=BIGINT_MAX, help_text="Size of the file in bytes.")
 
     def validate_path(self, path):
         error = artifact_path_error(path)

@@ -31,6 +31,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from arkindex import storage
+from arkindex.api.params import INT_MAX
 from ponos import artifacts, logs, task_services
 from ponos.api.task_serializers import (
     ArtifactCreateSerializer,
@@ -194,7 +195,7 @@ class PlainTextRenderer(BaseRenderer):
 
 
 class AttemptSerializer(serializers.Serializer):
-    attempt = serializers.IntegerField(min_value=0, required=False)
+    attempt = serializers.IntegerField(min_value=0, max_value=INT_MAX, required=False)
 
 
 @extend_schema(tags=TAGS)
@@ -208,6 +209,12 @@ class TaskLog(GenericAPIView):
     permission_classes = (IsAuthenticated,)
     renderer_classes = (JSONRenderer, PlainTextRenderer)
     serializer_class = None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The log is text; its errors are JSON, as everywhere else, whatever format was asked.
+        if response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         operation_id="RetrieveTaskLog",

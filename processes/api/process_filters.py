@@ -6,8 +6,8 @@ Query filters of `ListProcesses`. `state` filters on the state the database deri
 
 import django_filters
 
+from arkindex.api.filters import ClientBooleanFilter
 from processes.models import Process, ProcessMode, ProcessState
-from workers.api.filters import ClientBooleanFilter
 
 
 class ProcessFilterSet(django_filters.FilterSet):

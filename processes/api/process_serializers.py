@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arkindex.api.params import INT_MAX
 from documents.models import Element
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, ProcessState
 from processes.services import CHOSEN_ACTIVITY_STATES, CREATABLE_MODES
@@ -233,7 +234,10 @@ class ProcessConfigurationSerializer(serializers.Serializer):
         ),
     )
     chunks = serializers.IntegerField(
-        required=False, min_value=1, help_text="Split the elements of each worker run into this many parallel tasks."
+        required=False,
+        min_value=1,
+        max_value=INT_MAX,
+        help_text="Split the elements of each worker run into this many parallel tasks.",
     )
     farm_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="The farm whose agents run the tasks; null for the default farm."

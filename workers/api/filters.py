@@ -1,35 +1,11 @@
-"""
-Query filters of the worker lists. Booleans accept what the clients send (`True`/`False` from
-Python, `true`/`false` from anything else) and refuse anything else with a 400, instead of
-silently ignoring the filter.
-"""
+"""Query filters of the worker lists (booleans as `arkindex.api.filters` reads them)."""
 
 import uuid
 
 import django_filters
-from django import forms
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
-from arkindex.api.params import FALSE_STRINGS, TRUE_STRINGS
+from arkindex.api.filters import ClientBooleanFilter
 from workers.models import Worker, WorkerConfiguration, WorkerVersion, WorkerVersionState
-
-
-class ClientBooleanField(forms.Field):
-    def to_python(self, value):
-        if value is None or value == "":
-            return None
-        lowered = str(value).strip().lower()
-        if lowered in TRUE_STRINGS:
-            return True
-        if lowered in FALSE_STRINGS:
-            return False
-        raise forms.ValidationError(f"'{value}' is not a boolean: use true or false.", code="invalid")
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class ClientBooleanFilter(django_filters.Filter):
-    field_class = ClientBooleanField
 
 
 class WorkerFilterSet(django_filters.FilterSet):

@@ -11,6 +11,7 @@ import re
 from rest_framework import serializers
 
 from arkindex import storage
+from arkindex.api.params import BIGINT_MAX
 from users.models import Role
 from workers.model_services import ARCHIVE_CONTENT_TYPE, level_rights
 from workers.models import Model, ModelVersion, ModelVersionState
@@ -54,7 +55,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         required=False,
         help_text="created → available (once the archive is uploaded) or error.",
     )
-    size = serializers.IntegerField(min_value=0, allow_null=True, required=False, help_text="Archive size in bytes.")
+    size = serializers.IntegerField(
+        min_value=0, max_value=BIGINT_MAX, allow_null=True, required=False, help_text="Archive size in bytes."
+    )
     hash = serializers.CharField(allow_null=True, required=False, help_text="Hash of the archive's content.")
     archive_hash = serializers.CharField(allow_null=True, required=False, help_text="MD5 (hexadecimal) of the archive.")
     configuration = serializers.DictField(required=False, allow_null=True)

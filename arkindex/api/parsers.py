@@ -1,0 +1,87 @@
+"""
+Request bodies the database and the views can take as they are, refused otherwise with a 4xx that
+says what is wrong, before any view sees them:
+
+- a body over API_MAX_BODY_SIZE bytes is a 413 saying the limit, read no further;
+- JSON nested deeper than API_MAX_JSON_DEPTH levels is a 400 (Python's parser would exhaust its
+  recursion long after any real body);
+- a string holding NUL or a lone UTF-16 surrogate, which PostgreSQL stores in neither text nor
+  jsonb, and a number too large for a float (`1e400` would become infinity), are a 400 naming
+  where they are in the body.
+"""
+
+import math
+
+from django.conf import settings
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError, ValidationError
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+def body_too_large(size):
+    return RequestTooLarge(
+        f"The request body has {size} bytes, over the limit of {settings.API_MAX_BODY_SIZE} bytes: "
+        "send less at a time (bulk operations take 50 items per call)."
+    )
+
+
+def check_content_length(request):
+    """A 413 for a body announced larger than the limit, before anything reads it."""
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("Content-Length is not a number of bytes.") from None
+    if size > settings.API_MAX_BODY_SIZE:
+        raise body_too_large(size)
+
+
+def unstorable(value):
+    """Why PostgreSQL could not store this string or number, or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "It contains a NUL character, which cannot be stored: remove it."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "It contains an unpaired UTF-16 surrogate, which is not valid Unicode: send valid text."
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "This number is too large to be stored."
+    return None
+
+
+def check_document(data):
+    """Walk a parsed JSON document (without recursion): its depth, and every string and number in it."""
+    errors = {}
+    todo = [(data, [], 1)]
+    while todo:
+        value, path, depth = todo.pop()
+        if depth > settings.API_MAX_JSON_DEPTH:
+            raise ParseError(f"JSON nested deeper than {settings.API_MAX_JSON_DEPTH} levels is refused.")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (problem := unstorable(key)) is not None:
+                    errors.setdefault(".".join(map(str, path)) or "non_field_errors", []).append(f"A key: {problem}")
+                todo.append((item, [*path, key], depth + 1))
+        elif isinstance(value, list):
+            todo.extend((item, [*path, index], depth + 1) for index, item in enumerate(value))
+        elif (problem := unstorable(value)) is not None:
+            errors.setdefault(".".join(map(str, path)) or "non_field_errors", []).append(problem)
+    if errors:
+        raise ValidationError(errors)
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        if request is not None:
+            check_content_length(request)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON nested deeper than {settings.API_MAX_JSON_DEPTH} levels is refused.") from None
+        check_document(data)
+        return data

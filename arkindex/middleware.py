@@ -1,0 +1,56 @@
+"""
+What every request to the API goes through, before and after its view.
+
+- A NUL character in the path or the query string (`%00`) is refused with a 400 naming the
+  parameter: PostgreSQL stores NUL in no text, and no identifier or filter holds one.
+- A body the view never read (a request refused before its body mattered: 401, 403, 404…) is read
+  to its end after the answer, up to API_MAX_BODY_SIZE bytes, so that the client's next request on
+  the same kept-alive connection finds the connection in order; a larger one closes the connection,
+  and the answer says so (`Connection: close`).
+"""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+NUL = "\x00"
+DRAIN_CHUNK = 64 * 1024
+
+
+class RequestHygieneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            refused = nul_error(request)
+            if refused is not None:
+                return refused
+        response = self.get_response(request)
+        finish_body(request, response)
+        return response
+
+
+def nul_error(request):
+    if NUL in request.path:
+        return JsonResponse({"detail": "The path contains a NUL character (%00): no object is named so."}, status=400)
+    for key, values in request.GET.lists():
+        if NUL in key or any(NUL in value for value in values):
+            name = key.replace(NUL, "") or "query"
+            return JsonResponse({name: ["Query parameters cannot contain NUL characters (%00)."]}, status=400)
+    return None
+
+
+def finish_body(request, response):
+    if getattr(request, "_read_started", False) or hasattr(request, "_body"):
+        return
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if not size:
+        return
+    if size > settings.API_MAX_BODY_SIZE:
+        response["Connection"] = "close"
+        return
+    while request.read(DRAIN_CHUNK):
+        pass
