@@ -35,8 +35,8 @@ stored in `env`.
 twice, or from a state that changed meanwhile, changes nothing. When a task ends, `refresh_process`
 sets the process's `finished` once its last run can make no more progress.
 
-**Retrying** (`process_retry`) copies the DAG of the last run into a new run (`run + 1`), with new
-ids and tokens; the previous runs' tasks stay, for their logs.
+**Retrying** (`process_retry`) checks the rules of starting again, then copies the DAG of the last
+run into a new run (`run + 1`), with new ids and tokens; the previous runs' tasks stay, for their logs.
 
 **Stopping** (`process_stop`) ends the last run: two state-guarded UPDATEs, whatever the number of
 tasks; running tasks go through stopping, so that their agent ends the command first.
@@ -381,6 +381,12 @@ def process_retry(*, process):
         state = Process.objects.with_state().values_list("state_value", flat=True).get(pk=process.pk)
         if process.started is None or state not in FINAL_PROCESS_STATES:
             raise Conflict(f"Only a process that started and ended can be retried; this one is {state}.")
+        if process.mode in (ProcessMode.Workers, ProcessMode.Dataset):
+            # A retry runs the configuration again: what StartProcess refuses (a configuration archived,
+            # a model version no longer available since) it refuses too.
+            errors = start_errors(process, start_worker_runs(process))
+            if errors:
+                raise ValidationError(errors)
 
         last_run = Task.objects.filter(process_id=process.id).aggregate(last=Max("run"))["last"]
         last_tasks = list(Task.objects.filter(process_id=process.id, run=last_run).order_by("depth", "slug"))

@@ -13,7 +13,7 @@ import logging
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, connection, transaction
-from django.db.models import PROTECT, RESTRICT, Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import Now
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -471,44 +471,9 @@ def process_update(*, process, **fields):
 # Deletion
 
 
-def _result_relations():
-    """
-    The relations through which results point at worker runs and forbid their deletion: every
-    protecting foreign key to a worker run, but those of objects that belong to a process (its
-    tasks), which the deletion hooks remove with it.
-    """
-
-    def belongs_to_process(model):
-        return any(
-            field.many_to_one and field.related_model is Process
-            for field in model._meta.get_fields()
-            if field.is_relation
-        )
-
-    return [
-        relation
-        for relation in WorkerRun._meta.related_objects
-        if relation.on_delete in (PROTECT, RESTRICT) and not belongs_to_process(relation.related_model)
-    ]
-
-
 def signed_results(process):
     """Names of the kinds of results signed by the worker runs of `process` (elements…), in one query."""
-    relations = _result_relations()
-    if not relations:
-        return []
-    checks = {
-        f"has_{index}": Exists(
-            relation.related_model._base_manager.filter(**{f"{relation.field.name}__process_id": OuterRef("pk")})
-        )
-        for index, relation in enumerate(relations)
-    }
-    found = Process.objects.filter(pk=process.pk).values(**checks).first() or {}
-    return [
-        str(relation.related_model._meta.verbose_name_plural)
-        for index, relation in enumerate(relations)
-        if found.get(f"has_{index}")
-    ]
+    return worker_runs.results_signed_by(WorkerRun.objects.filter(process_id=process.pk))
 
 
 def process_destroy(*, process, user=None):

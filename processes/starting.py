@@ -100,7 +100,7 @@ def worker_run_errors(run):
     missing = missing_required_fields(version.configuration, values)
     if missing:
         errors.append(
-            f"The worker version requires the field(s) {', '.join(missing)}, which have no default value: "
+            f"The worker version requires the field(s) {', '.join(missing)}, which would run without a value: "
             "select a worker configuration that sets them."
         )
     return errors

@@ -21,12 +21,13 @@ is starting at the same moment.
 import uuid
 
 from django.db import IntegrityError, transaction
-from django.db.models import PROTECT, F, Func, Value
+from django.db.models import PROTECT, RESTRICT, Exists, F, Func, Q, Value
 from django.db.models import UUIDField as UUIDDbField
+from django.dispatch import receiver
 from rest_framework.exceptions import ValidationError
 
 from arkindex.api.exceptions import Conflict
-from processes.models import Process, ProcessMode, ProcessState, WorkerRun
+from processes.models import FINAL_PROCESS_STATES, Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
 from workers.model_services import model_version_level
@@ -40,6 +41,7 @@ from workers.models import (
     WorkerVersion,
     WorkerVersionState,
 )
+from workers.services import configuration_deleting
 
 # Modes whose worker runs people configure.
 CONFIGURABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Template)
@@ -450,3 +452,87 @@ def template_apply(*, user, template, process):
     # Not started: no tasks.
     process.state_value = ProcessState.Unscheduled
     return process
+
+
+def _result_relations():
+    """
+    The relations through which results point at worker runs and forbid their deletion: every
+    protecting foreign key to a worker run, but those of objects that belong to a process (its
+    tasks), which the deletion hooks remove with it.
+    """
+
+    def belongs_to_process(model):
+        return any(
+            field.many_to_one and field.related_model is Process
+            for field in model._meta.get_fields()
+            if field.is_relation
+        )
+
+    return [
+        relation
+        for relation in WorkerRun._meta.related_objects
+        if relation.on_delete in (PROTECT, RESTRICT) and not belongs_to_process(relation.related_model)
+    ]
+
+
+def results_signed_by(runs):
+    """Names of the kinds of results signed by the worker runs `runs` (a queryset) (elements…), in one query."""
+    relations = _result_relations()
+    checks = {
+        f"has_{index}": Exists(
+            relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": runs.values("pk")})
+        )
+        for index, relation in enumerate(relations)
+    }
+    if not checks:
+        return []
+    found = WorkerRun.objects.order_by().annotate(**checks).values(*checks)[:1]
+    found = next(iter(found), {})
+    return [
+        str(relation.related_model._meta.verbose_name_plural)
+        for index, relation in enumerate(relations)
+        if found.get(f"has_{index}")
+    ]
+
+
+@receiver(configuration_deleting)
+def detach_deleted_configuration(sender, configuration, **kwargs):
+    """
+    A configuration goes once nothing depends on it: no result signed by its worker runs, no process
+    still to run with it. The runs of ended processes keep their summary (which names it) for their
+    history and lose the link.
+    """
+    runs = WorkerRun.objects.filter(configuration=configuration)
+    signed = results_signed_by(runs)
+    if signed:
+        raise Conflict(
+            f"Worker runs with this configuration signed {', '.join(signed)} that still exist: "
+            "delete those worker results first, or archive the configuration.",
+            code="protected",
+        )
+    pending = runs.with_process_state().filter(
+        Q(process__mode=ProcessMode.Template)
+        | Q(process__started__isnull=True)
+        | ~Q(process_state_value__in=FINAL_PROCESS_STATES)
+    )
+    process_id = pending.values_list("process_id", flat=True).first()
+    if process_id is not None:
+        raise Conflict(
+            f"Process {process_id} uses this configuration and has not ended (or is a template): "
+            "remove the configuration from it first, or archive the configuration.",
+            code="in_use",
+        )
+    for run in runs.only("process_id", "version_id", "model_version_id"):
+        twin = WorkerRun.objects.filter(
+            process_id=run.process_id,
+            version_id=run.version_id,
+            model_version_id=run.model_version_id,
+            configuration__isnull=True,
+        )
+        if twin.exists():
+            raise Conflict(
+                f"Process {run.process_id} also ran this worker version without configuration: its runs would "
+                "become the same. Delete that process first, or archive the configuration.",
+                code="in_use",
+            )
+    runs.update(configuration=None)

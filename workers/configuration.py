@@ -648,8 +648,12 @@ def validate_values(version_configuration, values):
         if field.get("editable", True) is False:
             errors[key] = ["This field cannot be edited: remove it from the configuration."]
         elif value is None:
-            if field.get("required") and field.get("default") is None:
-                errors[key] = ["This field is required: set a value."]
+            if field.get("required"):
+                # Null would override the default: a required field never runs without a value.
+                if field.get("default") is None:
+                    errors[key] = ["This field is required: set a value."]
+                else:
+                    errors[key] = ["This field is required: set a value, or leave it out to use its default."]
         else:
             message = check_value(field, value)
             if message:
@@ -660,22 +664,32 @@ def validate_values(version_configuration, values):
 
 
 def missing_required_fields(version_configuration, values=None):
-    """Keys of the required fields that neither `values` nor the version's defaults set."""
-    values = values or {}
+    """Keys of the required fields that run without a value: set to null in `values`, or absent without a default."""
+    effective = effective_values(version_configuration, values)
     return sorted(
         key
         for key, field in fields_of(version_configuration).items()
-        if isinstance(field, dict)
-        and field.get("required")
-        and values.get(key) is None
-        and field.get("default") is None
+        if isinstance(field, dict) and field.get("required") and effective.get(key) is None
     )
+
+
+def effective_values(version_configuration, values=None):
+    """
+    What a run of the version receives for its editable fields with `values` as its configuration:
+    each field's value, else its default, else null. Two configurations with the same effective
+    values configure a run the same way, however they are written.
+    """
+    values = values or {}
+    return {
+        key: values[key] if key in values else field.get("default")
+        for key, field in fields_of(version_configuration).items()
+        if isinstance(field, dict) and field.get("editable", True)
+    }
 
 
 def equals_defaults(version_configuration, values):
     """Whether `values` change nothing to what the version's defaults already give."""
-    defaults = configuration_defaults(version_configuration)
-    return {**defaults, **(values or {})} == defaults
+    return effective_values(version_configuration, values) == effective_values(version_configuration)
 
 
 def runtime_configuration(version_configuration, values=None):

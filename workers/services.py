@@ -13,6 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.dispatch import Signal
 
 from arkindex.api.exceptions import Conflict
 from users.models import Right, Role
@@ -24,7 +25,6 @@ from workers.models import (
     WorkerType,
     WorkerVersion,
     WorkerVersionState,
-    configuration_hash,
 )
 
 
@@ -259,10 +259,15 @@ def worker_configuration_create(*, worker, name, values, version=None):
         )
     if WorkerConfiguration.objects.filter(worker=worker, name=name).exists():
         raise ValidationError({"name": ["This worker already has a configuration with this name: choose another."]})
-    duplicate = (
-        WorkerConfiguration.objects.filter(worker=worker, configuration_hash=configuration_hash(values))
-        .values_list("name", "id")
-        .first()
+    # Compared by what a run would receive: `{"a": 1}` and `{"a": 1, "b": <b's default>}` are one configuration.
+    effective = config.effective_values(version.configuration, values)
+    duplicate = next(
+        (
+            (existing.name, existing.id)
+            for existing in WorkerConfiguration.objects.filter(worker=worker).only("name", "configuration")
+            if config.effective_values(version.configuration, existing.configuration) == effective
+        ),
+        None,
     )
     if duplicate is not None:
         raise ValidationError(
@@ -308,6 +313,19 @@ def worker_configuration_update(*, worker_configuration, user, name=None, archiv
     if update_fields:
         worker_configuration.save(update_fields=[*update_fields, "updated"])
     return worker_configuration
+
+
+# Sent in the transaction deleting a worker configuration, with `configuration`: the apps whose
+# objects refer to it (worker runs) detach them, or raise a Conflict saying why it must stay.
+configuration_deleting = Signal()
+
+
+def worker_configuration_destroy(*, worker_configuration):
+    """Delete a configuration, once every app that refers to it let it go (`configuration_deleting`)."""
+    with transaction.atomic():
+        WorkerConfiguration.objects.select_for_update().filter(pk=worker_configuration.pk).first()
+        configuration_deleting.send(sender=WorkerConfiguration, configuration=worker_configuration)
+        worker_configuration.delete()
 
 
 def worker_configurations_set_archived(*, queryset, archived):

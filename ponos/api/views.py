@@ -68,7 +68,8 @@ class ProcessRetry(APIView):
             "Run an ended process again: its tasks are recreated as a new run (a repository process recreates "
             "only its initial task) and the previous runs are kept. Worker activities left started or in error "
             "are queued again; processed ones are kept. Contributor access to the corpus is required. 409 "
-            "unless the process started and ended; 400 for a mode without tasks (template, local)."
+            "unless the process started and ended; 400 for a mode without tasks (template, local), and for what "
+            "StartProcess refuses (an archived configuration, a model version no longer available…)."
         ),
         request=None,
         responses={

@@ -186,3 +186,19 @@ def test_retry_needs_contributor(started, make_user):
 def test_retry_hidden(other_client, started):
     end(started)
     assert other_client.post(retry_url(started.id)).status_code == 404
+
+
+def test_retry_checks_the_rules_of_starting(user_client, started, runs):
+    """A configuration archived, or a version made unavailable, since the run: the retry is refused as a start would be."""
+    from workers.models import WorkerConfiguration
+
+    end(started, TaskState.Failed)
+    run = runs[0]
+    configuration = WorkerConfiguration.objects.create(
+        worker=run.version.worker, name="Archived since", configuration={"x": 1}, archived=True
+    )
+    type(run).objects.filter(pk=run.pk).update(configuration=configuration)
+    response = user_client.post(retry_url(started.id))
+    assert response.status_code == 400
+    assert "archived" in str(response.json()["worker_runs"][str(run.id)])
+    assert Task.objects.filter(process=started).values("run").distinct().count() == 1

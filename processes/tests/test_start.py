@@ -114,7 +114,7 @@ def test_required_field_without_default_unset(process):
     version = make_version("ocr", configuration=REQUIRED_FIELD_CONFIGURATION)
     run = make_run(process, version)
     assert run_errors(start_errors(process), run) == [
-        f"{run.summary}: The worker version requires the field(s) language, which have no default value: "
+        f"{run.summary}: The worker version requires the field(s) language, which would run without a value: "
         "select a worker configuration that sets them."
     ]
 
@@ -131,6 +131,16 @@ def test_required_field_not_set_by_configuration(process):
     configuration = WorkerConfigurationFactory(worker=version.worker, configuration={"notes": "x"})
     run = make_run(process, version, configuration=configuration)
     assert "language" in run_errors(start_errors(process), run)[0]
+
+
+def test_required_field_set_to_null_by_configuration(process):
+    """Null overrides a default: a required field set to null is missing, default or not."""
+    version = make_version("ocr", configuration=REQUIRED_FIELD_CONFIGURATION)
+    configuration = WorkerConfigurationFactory(
+        worker=version.worker, configuration={"language": "fr", "threshold": None}
+    )
+    run = make_run(process, version, configuration=configuration)
+    assert "threshold" in run_errors(start_errors(process), run)[0]
 
 
 def test_empty_element_set(process, runs):

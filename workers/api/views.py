@@ -384,10 +384,14 @@ class WorkerConfigurationDetail(GenericAPIView):
         request=None,
         responses={204: None},
         description=(
-            "Delete a configuration that no worker run uses; needs admin access to the worker. One used by a "
-            "worker run or its results answers 409: archive it instead."
+            "Delete a configuration (admins of the worker). Refused (409) while results signed by its worker runs "
+            "exist, and while a process that has not ended, or a template, uses it: archive it instead, or delete "
+            "those results or remove it from those processes first. The worker runs of ended processes that used "
+            "it stay, for their history: they keep their summary, which names the configuration, and no longer "
+            "link to it (`configuration` becomes null)."
         ),
     )
     def delete(self, request, pk):
-        self.get_configuration(Role.ADMIN, "delete its configurations").delete()
+        worker_configuration = self.get_configuration(Role.ADMIN, "delete its configurations")
+        services.worker_configuration_destroy(worker_configuration=worker_configuration)
         return Response(status=status.HTTP_204_NO_CONTENT)

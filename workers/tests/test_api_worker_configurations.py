@@ -167,6 +167,45 @@ def test_create_configuration_duplicate_content(user_client, worker, version):
     }
 
 
+def test_create_configuration_compared_by_effective_values(user_client, worker, version):
+    """Values written differently but received the same by the worker are one configuration."""
+    WorkerConfigurationFactory(worker=worker, name="Slow", configuration={"mode": "slow"})
+    # The defaults spelled out beside the same change.
+    response = user_client.post(
+        configurations_url(worker),
+        {"name": "Slow again", "configuration": {"mode": "slow", "threshold": 0.5, "prompt": "Read"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "already has a configuration with these values: 'Slow'" in response.json()["configuration"][0]
+
+
+def test_create_configuration_null_optional_field_is_the_default(user_client, worker):
+    """An optional field without default is null when absent: setting it to null changes nothing."""
+    WorkerVersionFactory(
+        worker=worker,
+        configuration={
+            "user_configuration": {"opt": {"title": "Opt", "type": "string"}, "n": {"type": "int", "default": 1}}
+        },
+    )
+    response = user_client.post(
+        configurations_url(worker), {"name": "Same", "configuration": {"opt": None, "n": 1}}, format="json"
+    )
+    assert response.status_code == 400
+    assert "the worker version's defaults" in response.json()["configuration"][0]
+
+
+def test_create_configuration_required_field_set_to_null(user_client, worker, version):
+    """A required field never runs without a value, even one with a default."""
+    response = user_client.post(
+        configurations_url(worker), {"name": "Null", "configuration": {"prompt": None, "mode": "slow"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "configuration": ["prompt: This field is required: set a value, or leave it out to use its default."]
+    }
+
+
 def test_create_configuration_duplicate_name(user_client, worker, version):
     WorkerConfigurationFactory(worker=worker, name="Slow", configuration={"mode": "slow"})
     response = user_client.post(configurations_url(worker), {"name": "Slow", "configuration": {"threshold": 0.1}})
@@ -399,3 +438,101 @@ def test_update_configuration_invalid(user_client, worker):
     response = user_client.patch(configuration_url(worker_configuration), {"archived": "sometimes", "name": ""})
     assert response.status_code == 400
     assert set(response.json()) == {"archived", "name"}
+
+
+# --- DestroyWorkerConfiguration --------------------------------------------------------------
+
+
+@pytest.fixture
+def used_configuration(user, worker, version):
+    """A configuration run by a process that ended, with nothing left of its results."""
+    from django.utils import timezone
+
+    from documents.models import Corpus
+    from ponos.models import Task
+    from processes.models import Process, ProcessMode, WorkerRun
+
+    corpus = Corpus.objects.create(name="C")
+    grant(corpus, Role.GUEST, user=user)
+    configuration = WorkerConfigurationFactory(worker=worker, name="Used", configuration={"mode": "slow"})
+    process = Process.objects.create(
+        mode=ProcessMode.Workers, corpus=corpus, creator=user, started=timezone.now(), finished=timezone.now()
+    )
+    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
+    Task.objects.create(process=process, slug="demo", worker_run=run, state="completed")
+    return configuration, run
+
+
+def test_destroy_configuration_unused(user_client, worker):
+    configuration = WorkerConfigurationFactory(worker=worker)
+    assert user_client.delete(configuration_url(configuration)).status_code == 204
+    assert not WorkerConfiguration.objects.filter(pk=configuration.pk).exists()
+
+
+def test_destroy_configuration_of_an_ended_process(user_client, used_configuration):
+    """Its runs stay for the history of their process: their summary still names it."""
+    configuration, run = used_configuration
+    summary = run.summary
+    assert "using configuration 'Used'" in summary
+    assert user_client.delete(configuration_url(configuration)).status_code == 204
+    run.refresh_from_db()
+    assert (run.configuration_id, run.summary) == (None, summary)
+    response = user_client.get(f"/api/v1/process/workers/{run.id}/")
+    assert response.status_code == 200
+    assert (response.json()["configuration"], response.json()["summary"]) == (None, summary)
+
+
+def test_destroy_configuration_with_results(user_client, used_configuration):
+    from documents.models import ElementType, Transcription
+
+    configuration, run = used_configuration
+    page = ElementType.objects.create(corpus=run.process.corpus, slug="page", display_name="Page")
+    element = run.process.corpus.elements.create(type=page, name="Page")
+    transcription = Transcription.objects.create(element=element, text="x", worker_run=run)
+    response = user_client.delete(configuration_url(configuration))
+    assert response.status_code == 409
+    assert "signed transcriptions" in response.json()["errors"][0]["detail"]
+    # Once those results are gone, it can go.
+    transcription.delete()
+    assert user_client.delete(configuration_url(configuration)).status_code == 204
+
+
+@pytest.mark.parametrize("mode, started", [("workers", False), ("template", False), ("workers", True)])
+def test_destroy_configuration_of_a_process_to_run(user, user_client, worker, version, mode, started):
+    from django.utils import timezone
+
+    from documents.models import Corpus
+    from ponos.models import Task
+    from processes.models import Process, WorkerRun
+
+    configuration = WorkerConfigurationFactory(worker=worker, name="Pending", configuration={"mode": "slow"})
+    process = Process.objects.create(
+        mode=mode, corpus=Corpus.objects.create(name="C"), creator=user, started=timezone.now() if started else None
+    )
+    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
+    if started:
+        Task.objects.create(process=process, slug="demo", worker_run=run, state="running")
+    response = user_client.delete(configuration_url(configuration))
+    assert response.status_code == 409
+    assert f"Process {process.id} uses this configuration" in response.json()["errors"][0]["detail"]
+    assert WorkerConfiguration.objects.filter(pk=configuration.pk).exists()
+
+
+def test_destroy_configuration_that_would_merge_two_runs(user_client, used_configuration):
+    from processes.models import WorkerRun
+
+    configuration, run = used_configuration
+    WorkerRun.objects.create(process=run.process, version=run.version)
+    response = user_client.delete(configuration_url(configuration))
+    assert response.status_code == 409
+    assert "without configuration" in response.json()["errors"][0]["detail"]
+
+
+def test_destroy_configuration_rights(user, user_client, worker):
+    from users.models import Right
+
+    configuration = WorkerConfigurationFactory(worker=worker)
+    Right.objects.filter(object_id=worker.id, user=user).update(level=Role.CONTRIBUTOR)
+    assert user_client.delete(configuration_url(configuration)).status_code == 403
+    Right.objects.filter(object_id=worker.id, user=user).delete()
+    assert user_client.delete(configuration_url(configuration)).status_code == 404
