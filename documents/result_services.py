@@ -251,12 +251,16 @@ def metadata_dates(value):
 def metadata_create(*, element, items, worker_run):
     """
     Metadata from dicts with `type`, `name`, `value` (as sent) on `element`: one INSERT. Metadata
-    already on the element with the same name, type and value answer the message the CLI parses
-    (API.md §1.7: a set of `(name, type, value)` it re-sends the others without).
+    already on the element with the same name, type and value from the same source (this worker
+    run, or a person when none) answer the message the CLI parses (API.md §1.7: a set of `(name,
+    type, value)` it re-sends the others without); other sources' metadata coexist with them, as
+    their transcriptions and classifications do.
     """
     keys = [(item["name"], item["type"], metadata_value(item["type"], item["value"])) for item in items]
     existing = set(
-        MetaData.objects.filter(element=element, name__in={k[0] for k in keys}).values_list("name", "type", "value")
+        MetaData.objects.filter(element=element, worker_run=worker_run, name__in={k[0] for k in keys}).values_list(
+            "name", "type", "value"
+        )
     )
     duplicates = {
         (item["name"], item["type"], item["value"]) for item, key in zip(items, keys, strict=True) if key in existing

@@ -277,9 +277,11 @@ def find_reporting_run(*, run_or_version_id, process_id):
     if not candidates:
         raise ActivityError(404, f"No worker run {run_or_version_id}, nor worker version, in process {process_id}.")
     if len(candidates) > 1:
+        # Rare and refused anyway: worth one more query to say exactly how many runs use the version.
+        count = WorkerRun.objects.filter(version_id=run_or_version_id, process_id=process_id).count()
         raise ActivityError(
             400,
-            f"Worker version {run_or_version_id} is used by {len(candidates)} worker runs of process {process_id}: "
+            f"Worker version {run_or_version_id} is used by {count} worker runs of process {process_id}: "
             "send the id of the worker run (ARKINDEX_WORKER_RUN_ID) instead.",
             field="id",
         )

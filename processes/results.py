@@ -89,8 +89,18 @@ def check_filters(*, corpus, filters, element_id=None, use_selection=False, user
     ):
         if value and not model.objects.filter(pk=value).exists():
             raise ValidationError({field: [f"No {model._meta.verbose_name} {value}."]})
-    if filters.worker_run_id and not filters.runs(corpus.id).exists():
-        raise ValidationError({"worker_run_id": ["This worker run cannot have results on this project."]})
+    if not filters.runs(corpus.id).exists():
+        # A run, version, model version or configuration of other projects only: nothing to delete here.
+        field = next(
+            (
+                name
+                for name in ("worker_run_id", "worker_version_id", "model_version_id", "configuration_id")
+                if getattr(filters, name) is not None
+            ),
+            "worker_run_id",
+        )
+        label = field.removesuffix("_id").replace("_", " ")
+        raise ValidationError({field: [f"No worker run of this project matches this {label}: it has no results here."]})
 
     scope = None
     if element_id and use_selection:

@@ -113,6 +113,16 @@ def create_user_worker_run(user, *, version_id, model_version_id=None, configura
     version, model_version, configuration = worker_runs.check_choices(
         user, version_id=version_id, model_version_id=model_version_id, configuration_id=configuration_id
     )
+    if not version.worker.is_local:
+        # Seed 000: a user worker run mimics a worker run outside Arkindex, of a worker of one's own.
+        raise ValidationError(
+            {
+                "worker_version_id": [
+                    f"The worker {version.worker.name} comes from a repository ({version.worker.repository_url}): "
+                    "a user worker run needs a version of a local worker. Create a local worker and a version of it."
+                ]
+            }
+        )
 
     process = local_process(user)
     with transaction.atomic():

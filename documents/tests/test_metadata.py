@@ -110,6 +110,25 @@ def test_bulk(user_client, page, run, django_assert_num_queries):
     assert MetaData.objects.count() == 3
 
 
+def test_same_metadata_from_different_sources(user_client, page, run):
+    """The same (name, type, value) from a person and from two worker runs coexist, as other results do."""
+    other = WorkerRun.objects.create(process=run.process, version=WorkerVersionFactory(worker__name="Other"))
+    url = reverse("element-metadata-bulk", args=[page.id])
+    item = {"type": "text", "name": "folio", "value": "12r"}
+    for source in ({}, {"worker_run_id": str(run.id)}, {"worker_run_id": str(other.id)}):
+        response = user_client.post(url, {**source, "metadata_list": [item]}, format="json")
+        assert response.status_code == 201, response.json()
+    assert set(MetaData.objects.filter(element=page).values_list("worker_run_id", flat=True)) == {
+        None,
+        run.id,
+        other.id,
+    }
+    # From one source, once.
+    response = user_client.post(url, {"worker_run_id": str(run.id), "metadata_list": [item]}, format="json")
+    assert response.status_code == 400
+    assert "already exist(s) on this element" in response.json()["non_field_errors"][0]
+
+
 def test_bulk_errors(user_client, page):
     url = reverse("element-metadata-bulk", args=[page.id])
     assert user_client.post(url, {"metadata_list": []}, format="json").status_code == 400

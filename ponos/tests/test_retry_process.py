@@ -189,7 +189,7 @@ def test_retry_hidden(other_client, started):
 
 
 def test_retry_checks_the_rules_of_starting(user_client, started, runs):
-    """A configuration archived, or a version made unavailable, since the run: the retry is refused as a start would be."""
+    """A configuration archived since the run: the retry is refused, as a start would be."""
     from workers.models import WorkerConfiguration
 
     end(started, TaskState.Failed)

@@ -346,11 +346,15 @@ def test_update_deprecated_version_id(ready, runs, elements, user_client):
 def test_update_deprecated_version_id_ambiguous(ready, runs, elements, user_client):
     from workers.models import WorkerConfiguration
 
-    configuration = WorkerConfiguration.objects.create(worker=runs[0].version.worker, name="Other", configuration={})
-    make_run(ready, runs[0].version, configuration=configuration)
+    for index in range(4):
+        configuration = WorkerConfiguration.objects.create(
+            worker=runs[0].version.worker, name=f"Other {index}", configuration={"n": index}
+        )
+        make_run(ready, runs[0].version, configuration=configuration)
     response = put(user_client, runs[0].version_id, elements[0], ready, "started")
     assert response.status_code == 400
-    assert "2 worker runs" in str(response.json())
+    # Every run using the version is counted.
+    assert "is used by 5 worker runs" in str(response.json())
     assert state_of(runs[0], elements[0]) == "queued"
 
 

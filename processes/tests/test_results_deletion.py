@@ -330,7 +330,28 @@ def test_api_worker_run_of_another_corpus(world, user, user_client):
     run = WorkerRun.objects.create(process=elsewhere, version=world["version"])
     response = user_client.delete(URL.format(world["corpus"].id) + f"?worker_run_id={run.id}")
     assert response.status_code == 400
-    assert "cannot have results on this project" in response.json()["worker_run_id"][0]
+    assert response.json() == {
+        "worker_run_id": ["No worker run of this project matches this worker run: it has no results here."]
+    }
+
+
+@pytest.mark.parametrize("field", ["worker_version_id", "model_version_id", "configuration_id"])
+def test_api_filters_of_another_corpus(world, user, user_client, field):
+    """A version, model version or configuration run on other projects only: a 400, not a silent 204."""
+    from workers.models import Model, ModelVersion, WorkerConfiguration
+
+    elsewhere = Process.objects.create(corpus=world["other_page"].corpus, creator=user, mode=ProcessMode.Workers)
+    version = WorkerVersionFactory()
+    model_version = ModelVersion.objects.create(model=Model.objects.create(name="Elsewhere"), tag="v1")
+    configuration = WorkerConfiguration.objects.create(worker=version.worker, name="E", configuration={"e": 1})
+    WorkerRun.objects.create(
+        process=elsewhere, version=version, model_version=model_version, configuration=configuration
+    )
+    value = {"worker_version_id": version, "model_version_id": model_version, "configuration_id": configuration}[field]
+    response = user_client.delete(URL.format(world["corpus"].id) + f"?{field}={value.id}")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert "has no results here" in response.json()[field][0]
 
 
 def test_api_element_of_another_corpus(world, user_client):

@@ -132,6 +132,16 @@ def test_create_bad_input(user_client, version, body, field):
     assert field in response.json()
 
 
+def test_create_needs_a_local_worker(user, user_client):
+    """Seed 000: a user worker run is of a local worker; a repository's worker runs in processes."""
+    worker = WorkerFactory(repository_url="https://git.example.com/ocr")
+    grant(worker, Role.GUEST, user=user)
+    version = WorkerVersionFactory(worker=worker)
+    response = create(user_client, worker_version_id=str(version.id))
+    assert response.status_code == 400
+    assert "needs a version of a local worker" in response.json()["worker_version_id"][0]
+
+
 def test_create_hidden_worker(user_client):
     hidden = WorkerVersionFactory()
     response = create(user_client, worker_version_id=str(hidden.id))
