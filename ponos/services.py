@@ -381,7 +381,7 @@ def process_retry(*, process):
         state = Process.objects.with_state().values_list("state_value", flat=True).get(pk=process.pk)
         if process.started is None or state not in FINAL_PROCESS_STATES:
             raise Conflict(f"Only a process that started and ended can be retried; this one is {state}.")
-        if process.mode in (ProcessMode.Workers, ProcessMode.Dataset):
+        if process.mode in (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Training):
             # A retry runs the configuration again: what StartProcess refuses (a configuration archived,
             # a model version no longer available since) it refuses too.
             errors = start_errors(process, start_worker_runs(process))

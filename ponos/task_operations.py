@@ -118,6 +118,7 @@ REPOSITORY_IMPORT = frozenset({"RetrieveRepositoryImport", "ImportRepositoryWork
 TASK_OPERATIONS = {
     ProcessMode.Workers: TASK_SELF | WORKER,
     ProcessMode.Dataset: TASK_SELF | WORKER,
+    ProcessMode.Training: TASK_SELF | WORKER,
     ProcessMode.Files: TASK_SELF | FILE_IMPORT,
     ProcessMode.IIIF: TASK_SELF | FILE_IMPORT,
     ProcessMode.Repository: TASK_SELF | REPOSITORY_IMPORT,

@@ -36,7 +36,20 @@ class ProcessAdmin(IdSearchMixin, admin.ModelAdmin):
     search_help_text = "Part of the name, the creator's email or the corpus's name, or a UUID (process, corpus)."
     id_search_fields = ("id", "corpus")
     list_select_related = ("corpus", "creator", "farm")
-    raw_id_fields = ("corpus", "creator", "element", "element_type", "folder_type", "template", "elements", "files")
+    raw_id_fields = (
+        "corpus",
+        "creator",
+        "element",
+        "element_type",
+        "folder_type",
+        "template",
+        "elements",
+        "files",
+        "model",
+        "train_folder",
+        "validation_folder",
+        "test_folder",
+    )
     readonly_fields = ("id", "state", "created", "updated", "started", "finished")
     date_hierarchy = "created"
     inlines = (WorkerRunInline,)

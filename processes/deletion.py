@@ -40,7 +40,12 @@ def delete_corpus_processes(cursor, corpus_id):
     cursor.execute(f"DELETE FROM {PROCESSES} WHERE corpus_id = %(corpus)s", params)
 
 
+# The columns of a process that name one element: the folder filter, the folders of a training.
+ELEMENT_COLUMNS = ("element_id", "train_folder_id", "validation_folder_id", "test_folder_id")
+
+
 @on_element_deletion
 def forget_deleted_elements(cursor):
     cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE element_id IN (SELECT id FROM doomed_elements)")
-    cursor.execute(f"UPDATE {PROCESSES} SET element_id = NULL WHERE element_id IN (SELECT id FROM doomed_elements)")
+    for column in ELEMENT_COLUMNS:
+        cursor.execute(f"UPDATE {PROCESSES} SET {column} = NULL WHERE {column} IN (SELECT id FROM doomed_elements)")

@@ -24,6 +24,7 @@ from arkindex.models import IndexableModel
 class ProcessMode(models.TextChoices):
     Workers = "workers"
     Dataset = "dataset"
+    Training = "training"
     Template = "template"
     Local = "local"
     Repository = "repository"
@@ -152,6 +153,19 @@ class Process(IndexableModel):
     skip_elements_json = models.BooleanField(default=False)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # A training process: the model its worker publishes versions of, and the folders it learns from.
+    model = models.ForeignKey(
+        "workers.Model", null=True, blank=True, related_name="training_processes", on_delete=models.SET_NULL
+    )
+    train_folder = models.ForeignKey(
+        "documents.Element", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    validation_folder = models.ForeignKey(
+        "documents.Element", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    test_folder = models.ForeignKey(
+        "documents.Element", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
     # and cannot start; its deletion job removes it (cleared again if that job fails for good).
     deleting = models.DateTimeField(null=True, blank=True)

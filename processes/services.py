@@ -217,7 +217,9 @@ def listable_processes(user):
 
 # Modes created through CreateProcess; the others come from their own imports (repository,
 # files, S3, exports) or exist once per user (local).
-CREATABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Template)
+CREATABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Training, ProcessMode.Template)
+# What a training process learns from and publishes to: set on training processes only.
+TRAINING_FIELDS = ("model", "train_folder", "validation_folder", "test_folder")
 # Activity states a request may choose: `ready` and `error` are reached when a started process
 # initialises its activities.
 CHOSEN_ACTIVITY_STATES = (ActivityState.Disabled, ActivityState.Pending)
@@ -248,12 +250,17 @@ DEFAULT_CONFIGURATION = {
     "use_gpu": False,
     "activity_state": ActivityState.Disabled,
     "skip_elements_json": False,
+    **dict.fromkeys(TRAINING_FIELDS),
 }
 
 
 def _farm_model():
     # The scheduler app sits below this one: its farm model is reached through the relation.
     return Process._meta.get_field("farm").related_model
+
+
+def _model_model():
+    return Process._meta.get_field("model").related_model
 
 
 def _foreign_elements(corpus, element_ids):
@@ -270,12 +277,31 @@ def _foreign_elements(corpus, element_ids):
         return [row[0] for row in cursor.fetchall()]
 
 
-def _resolve(corpus, fields, errors):
+def _resolve(corpus, fields, errors, user):
     """
     The objects that the ids and slugs of a request name, in `corpus`: a missing one is an error
     on its field, in `errors`. Returns the configuration values the request sets.
     """
     values = {key: fields[key] for key in fields if key in DEFAULT_CONFIGURATION}
+
+    for key in ("train_folder", "validation_folder", "test_folder"):
+        if f"{key}_id" in fields:
+            element_id = fields[f"{key}_id"]
+            values[key] = None
+            if element_id is not None:
+                values[key] = Element.objects.select_related("type").filter(id=element_id, corpus_id=corpus.id).first()
+                if values[key] is None:
+                    errors[f"{key}_id"] = [f"No element {element_id} in corpus {corpus.name}."]
+                elif not values[key].type.folder:
+                    errors[f"{key}_id"] = [f"Element {values[key].name} ({element_id}) is not a folder."]
+
+    if "model_id" in fields:
+        model_id = values["model"] = fields["model_id"]
+        if model_id is not None:
+            # Its versions are published with the creator's rights: contributor at least.
+            values["model"] = filter_rights(user, _model_model().objects.filter(pk=model_id), Role.CONTRIBUTOR).first()
+            if values["model"] is None:
+                errors["model_id"] = [f"No model {model_id} that you may add versions to."]
 
     if "element_id" in fields:
         element_id = values["element"] = fields["element_id"]
@@ -347,6 +373,7 @@ def _configuration_errors(mode, configuration):
     if mode != ProcessMode.Workers:
         reason = {
             ProcessMode.Dataset: "a dataset process runs on the sets of its datasets",
+            ProcessMode.Training: "a training process learns from its folders",
             ProcessMode.Template: "a template only holds worker runs",
         }.get(mode, f"a {mode} process has no element filters")
         for field, is_set in filters.items():
@@ -363,6 +390,11 @@ def _configuration_errors(mode, configuration):
         if filters["use_selection"] and filters["element_id"]:
             add("use_selection", "Use either your selection or a folder (element_id), not both.")
 
+    if mode != ProcessMode.Training:
+        for key in TRAINING_FIELDS:
+            if configuration[key] is not None:
+                add(f"{key}_id", "Only training processes have a model and training folders.")
+
     activities_on = configuration["activity_state"] != ActivityState.Disabled
     if activities_on and mode != ProcessMode.Workers:
         add("activity_state", "Worker activities are only tracked on workers processes: use disabled.")
@@ -377,7 +409,7 @@ def _configuration_errors(mode, configuration):
 
 def _current_configuration(process):
     """The configuration of `process` as `_configuration_errors` reads it (related objects by id, no query)."""
-    related = ("element", "element_type", "farm")
+    related = ("element", "element_type", "farm", *TRAINING_FIELDS)
     skipped = (*related, "element_ids")
     configuration = {key: getattr(process, key) for key in DEFAULT_CONFIGURATION if key not in skipped}
     for key in related:
@@ -421,7 +453,7 @@ def process_create(*, user, corpus, mode, name=None, **fields):
             }
         )
     errors = {}
-    configuration = {**DEFAULT_CONFIGURATION, **_resolve(corpus, fields, errors)}
+    configuration = {**DEFAULT_CONFIGURATION, **_resolve(corpus, fields, errors, user)}
     errors = {**_configuration_errors(mode, configuration), **errors}
     if errors:
         raise ValidationError(errors)
@@ -444,7 +476,7 @@ def check_configurable(process, fields):
         )
 
 
-def process_update(*, process, **fields):
+def process_update(*, process, user, **fields):
     """
     Change the name (at any time) or the configuration (until the process starts) of `process`.
     The configuration the change would leave is checked as a whole: sending only `element_ids` to
@@ -458,7 +490,7 @@ def process_update(*, process, **fields):
         check_configurable(process, fields)
 
         errors = {}
-        changes = _resolve(process.corpus, fields, errors)
+        changes = _resolve(process.corpus, fields, errors, user)
         configuration = {**_current_configuration(process), **changes}
         errors = {**_configuration_errors(process.mode, configuration), **errors}
         if errors:

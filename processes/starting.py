@@ -20,7 +20,7 @@ from workers.models import FeatureUsage, ModelVersionState, WorkerVersionState
 # Modes that StartProcess accepts; the others are started by their own machinery (repository
 # imports, exports) or never (templates, users' local processes). File imports are started as soon
 # as they are created (CreateFilesProcess), with the same checks.
-STARTABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, *FILE_IMPORT_MODES)
+STARTABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Training, *FILE_IMPORT_MODES)
 
 # Extension point for dataset processes: the datasets app (below this one) registers here, from its
 # AppConfig.ready(), the checks it owns, such as "a dataset process needs at least one set". Each
@@ -116,7 +116,8 @@ def start_errors(process, worker_runs=None):
     - `worker_runs`: a list when the process has none, else `{worker run id: [messages]}` (see
       `worker_run_errors`; plus parents that are unknown or form a cycle);
     - `elements`: a workers process whose element filters select nothing;
-    - whatever the `DATASET_START_CHECKS` return for a dataset process.
+    - whatever the `DATASET_START_CHECKS` return for a dataset process;
+    - for a training process, its single worker run, its model and its train folder.
 
     `worker_runs` are those of `start_worker_runs(process)`, when the caller already has them.
     """
@@ -158,4 +159,18 @@ def start_errors(process, worker_runs=None):
         for check in DATASET_START_CHECKS:
             for field, messages in check(process).items():
                 errors.setdefault(field, []).extend(messages)
+    elif process.mode == ProcessMode.Training:
+        errors.update(training_errors(process, worker_runs))
+    return errors
+
+
+def training_errors(process, worker_runs):
+    """A training process runs one worker run, publishes to a model, and learns from a train folder at least."""
+    errors = {}
+    if len(worker_runs) > 1:
+        errors["worker_runs"] = ["A training process runs one worker run: remove the others."]
+    if process.model_id is None:
+        errors["model_id"] = ["A training process publishes the versions it trains on a model: choose one."]
+    if process.train_folder_id is None:
+        errors["train_folder_id"] = ["A training process learns from the elements of a folder: choose one."]
     return errors

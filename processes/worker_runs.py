@@ -44,7 +44,7 @@ from workers.models import (
 from workers.services import configuration_deleting
 
 # Modes whose worker runs people configure.
-CONFIGURABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Template)
+CONFIGURABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Training, ProcessMode.Template)
 # Modes a template is created from and applied onto (seed 002).
 TEMPLATE_TARGET_MODES = (ProcessMode.Workers, ProcessMode.Dataset)
 
@@ -159,7 +159,7 @@ def check_configurable(process, field="process"):
             {
                 field: [
                     f"The worker runs of a {process.mode} process cannot be configured: "
-                    "only those of workers, dataset and template processes."
+                    "only those of workers, dataset, training and template processes."
                 ]
             }
         )
@@ -254,6 +254,10 @@ def worker_run_create(*, user, process, version_id, model_version_id=None, confi
     with transaction.atomic():
         lock_process(process)
         graph = dict(process.worker_runs.values_list("id", "parents"))
+        if process.mode == ProcessMode.Training and graph:
+            raise ValidationError(
+                {"worker_version_id": ["A training process runs one worker run: remove the other one first."]}
+            )
         errors = parents_errors(graph, parents)
         if errors:
             raise ValidationError({"parents": errors})

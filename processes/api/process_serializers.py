@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from arkindex.api.params import INT_MAX
 from documents.models import Element
+from processes.api.serializers import TRAINING_FIELDS, TrainingFieldsMixin
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, ProcessState
 from processes.services import CHOSEN_ACTIVITY_STATES, CREATABLE_MODES
 from users.models import Role
@@ -95,7 +96,7 @@ class ProcessRepositorySerializer(serializers.Serializer):
     url = serializers.CharField(read_only=True)
 
 
-class ProcessSerializer(ProcessListSerializer):
+class ProcessSerializer(TrainingFieldsMixin, ProcessListSerializer):
     """
     A process with its element filters and options. A null `farm` runs on the default farm.
     `can_edit` and `can_delete` say what the requesting user may do (a started process only lets its
@@ -136,6 +137,7 @@ class ProcessSerializer(ProcessListSerializer):
             "has_element_list",
             "farm",
             "template_id",
+            *TRAINING_FIELDS,
             "activity_state",
             "use_cache",
             "use_gpu",
@@ -252,6 +254,19 @@ class ProcessConfigurationSerializer(serializers.Serializer):
     skip_elements_json = serializers.BooleanField(
         required=False,
         help_text="Give workers no elements list: they take their elements from their activities (needs activities).",
+    )
+
+    model_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Training processes: the model the worker publishes versions of."
+    )
+    train_folder_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Training processes: the folder of the elements to learn from."
+    )
+    validation_folder_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Training processes: the folder of the validation elements."
+    )
+    test_folder_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Training processes: the folder of the test elements."
     )
 
     def validate_name(self, value):

@@ -129,7 +129,7 @@ class ProcessDetails(GenericAPIView):
         services.check_configurable(process, request.data.keys() if isinstance(request.data, dict) else ())
         serializer = ProcessUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        services.process_update(process=process, **serializer.validated_data)
+        services.process_update(process=process, user=request.user, **serializer.validated_data)
         return Response(self.get_serializer(self.get_process()).data)
 
     @extend_schema(

@@ -12,7 +12,19 @@ from workers.api.serializers import WorkerConfigurationSerializer, WorkerVersion
 from workers.models import Model, ModelVersion
 
 
-class ProcessLightSerializer(serializers.ModelSerializer):
+class TrainingFieldsMixin(serializers.Serializer):
+    """What a training process learns from and publishes to (null for every other mode)."""
+
+    model_id = serializers.UUIDField(read_only=True, allow_null=True)
+    train_folder_id = serializers.UUIDField(read_only=True, allow_null=True)
+    validation_folder_id = serializers.UUIDField(read_only=True, allow_null=True)
+    test_folder_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+
+TRAINING_FIELDS = ("model_id", "train_folder_id", "validation_folder_id", "test_folder_id")
+
+
+class ProcessLightSerializer(TrainingFieldsMixin, serializers.ModelSerializer):
     state = serializers.CharField(read_only=True)
     corpus = serializers.UUIDField(source="corpus_id", read_only=True, allow_null=True)
 
@@ -32,6 +44,7 @@ class ProcessLightSerializer(serializers.ModelSerializer):
             "created",
             "started",
             "finished",
+            *TRAINING_FIELDS,
         )
         read_only_fields = fields
 

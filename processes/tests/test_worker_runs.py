@@ -150,7 +150,7 @@ def test_create_refused_in_other_modes(user_client, process, version, mode):
     process.save()
     response = create(user_client, process, worker_version_id=version.id)
     assert response.status_code == 400
-    assert "workers, dataset and template" in response.json()["process"][0]
+    assert "workers, dataset, training and template" in response.json()["process"][0]
     assert not WorkerRun.objects.exists()
 
 
