@@ -243,6 +243,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Seconds after a successful export of a corpus (or dataset) during which StartExport answers with that
+# export instead of building another (0: no delay).
+EXPORT_DELAY = env_int("EXPORT_DELAY", 6 * 3600)
+
 # Page sizes
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # Request bodies: larger ones are refused with a 413, JSON nested deeper with a 400 (arkindex.api.parsers).

@@ -458,12 +458,41 @@ def fail_stale_exports(*, corpus, dataset):
     stale.update(state=CorpusExportState.Failed, updated=timezone.now())
 
 
+def check_export_delay(*, corpus, dataset):
+    """
+    400 `existing_export` within EXPORT_DELAY seconds of a successful export of the same corpus and
+    dataset: the caller downloads that one (DatasetWorkers do), or waits for the time it says.
+    """
+    if settings.EXPORT_DELAY <= 0:
+        return
+    recent = (
+        CorpusExport.objects.filter(
+            corpus=corpus,
+            dataset=dataset,
+            state=CorpusExportState.Done,
+            updated__gt=timezone.now() - timedelta(seconds=settings.EXPORT_DELAY),
+        )
+        .order_by("-updated")
+        .first()
+    )
+    if recent is not None:
+        what = f"dataset {dataset.name}" if dataset else f"corpus {corpus.name}"
+        allowed = recent.updated + timedelta(seconds=settings.EXPORT_DELAY)
+        raise StandardValidationError(
+            f"An export of {what} was done at {recent.updated:%Y-%m-%d %H:%M:%S %Z}: download that one "
+            f"(export {recent.id}), or start a new one after {allowed:%Y-%m-%d %H:%M:%S %Z}.",
+            code="existing_export",
+        )
+
+
 def export_start(*, corpus, user, dataset=None, source="default"):
     """
     Start an export of a corpus, or of one of its datasets: built at once when small, else by a
-    job. 400 `running_export` while another export of the same corpus and dataset is being built.
+    job. 400 `running_export` while another export of the same corpus and dataset is being built,
+    400 `existing_export` within EXPORT_DELAY seconds of the last one done.
     """
     fail_stale_exports(corpus=corpus, dataset=dataset)
+    check_export_delay(corpus=corpus, dataset=dataset)
     try:
         with transaction.atomic():
             # The corpus row is held until the export is recorded: a deletion asked meanwhile waits for

@@ -855,3 +855,30 @@ def test_export_admin(superuser, user_client, corpus, tree):
     assert response.status_code == 200
     assert f'<a href="http://testserver/api/v1/storage/{export.storage_key}?token=' in response.content.decode()
     assert client.get("/admin/datasets/corpusexport/add/").status_code == 403
+
+
+# The delay between two exports
+
+
+def test_export_delay(user_client, corpus, tree, settings):
+    """Seed 002: after a successful export, another one waits EXPORT_DELAY; the answer names the one to use."""
+    first = started(user_client, corpus, tree["dataset"])
+    assert first.state == CorpusExportState.Done
+    response = start(user_client, corpus, dataset_id=str(tree["dataset"].id))
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["code"] == "existing_export"
+    assert str(first.id) in error["detail"] and "start a new one after" in error["detail"]
+    # Other datasets and the whole corpus have their own delay.
+    assert started(user_client, corpus).state == CorpusExportState.Done
+
+    # Once the delay is over, or without one, a new export runs.
+    CorpusExport.objects.filter(pk=first.pk).update(updated=timezone.now() - timedelta(hours=7))
+    assert started(user_client, corpus, tree["dataset"]).state == CorpusExportState.Done
+    settings.EXPORT_DELAY = 0
+    assert started(user_client, corpus, tree["dataset"]).state == CorpusExportState.Done
+
+
+def test_export_delay_ignores_failed_exports(user, user_client, corpus, tree):
+    CorpusExport.objects.create(corpus=corpus, dataset=tree["dataset"], user=user, state=CorpusExportState.Failed)
+    assert started(user_client, corpus, tree["dataset"]).state == CorpusExportState.Done
