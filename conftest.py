@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 
 from arkindex.rq import QUEUES
 
-# Agents, job workers and the live API as separate processes, for the tests that run processes.
-pytest_plugins = ["ponos.tests.running"]
+# Agents, job workers and the live API as separate processes, for the tests that run processes;
+# S3 storages for the tests of both storages.
+pytest_plugins = ["ponos.tests.running", "tests.s3"]
 
 
 @pytest.fixture(scope="session")

@@ -247,6 +247,9 @@ SPECTACULAR_SETTINGS = {
 # export instead of building another (0: no delay).
 EXPORT_DELAY = env_int("EXPORT_DELAY", 6 * 3600)
 
+# What `cleanup` keeps: exports, and the logs and artifacts of ended processes, younger than this many days.
+CLEANUP_RETENTION_DAYS = env_int("CLEANUP_RETENTION_DAYS", 30)
+
 # Page sizes
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 # Request bodies: larger ones are refused with a 413, JSON nested deeper with a 400 (arkindex.api.parsers).

@@ -19,6 +19,7 @@ same on both: `upload_url`, `download_url`, `exists`, `size`, `content_md5`, `de
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -179,6 +180,16 @@ class S3Backend:
         with s3_errors():
             self.client.abort_multipart_upload(**self._params(key, UploadId=upload_id))
 
+    def list_files(self, prefix):
+        """(key, size in bytes, last modification) of every object under `prefix`, a page of 1,000 at a time."""
+        location = self.storage._normalize_name(clean_name(prefix))
+        strip = len(self.object_key(""))
+        paginator = self.client.get_paginator("list_objects_v2")
+        with s3_errors():
+            for page in paginator.paginate(Bucket=self.storage.bucket_name, Prefix=location):
+                for item in page.get("Contents", []):
+                    yield item["Key"][strip:], item["Size"], item["LastModified"]
+
 
 class LocalBackend:
     """
@@ -193,6 +204,15 @@ class LocalBackend:
 
     def path(self, key):
         return Path(self.storage.path(key))
+
+    def list_files(self, prefix):
+        root = Path(self.storage.location)
+        for folder, _, names in os.walk(root / prefix):
+            for name in names:
+                path = Path(folder) / name
+                stat = path.stat()
+                modified = datetime.datetime.fromtimestamp(stat.st_mtime, tz=datetime.UTC)
+                yield path.relative_to(root).as_posix(), stat.st_size, modified
 
     def _signed_url(self, key, payload, expires):
         payload = {"k": key, "x": int(time.time()) + (expires or url_expiry()), **payload}
@@ -340,6 +360,14 @@ def content_md5(key):
 
 def delete(key):
     default_storage.delete(key)
+
+
+def list_files(prefix):
+    """
+    (key, size in bytes, last modification as an aware datetime) of every file under the folder
+    `prefix` ("ponos/logs/"…), in no particular order: the storage is walked, not the database.
+    """
+    return backend().list_files(prefix)
 
 
 def create_multipart(key, content_type=None):

@@ -43,6 +43,7 @@ when the next export of the same corpus and dataset starts.
 """
 
 import logging
+import re
 import sqlite3
 import tempfile
 import uuid
@@ -60,6 +61,8 @@ from rest_framework.exceptions import NotFound
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict, StandardValidationError
+from arkindex.cleanup import UUID, Expired, ObjectFilesSweeper
+from arkindex.cleanup import register as register_sweeper
 from arkindex.jobs import enqueue_job, job_failed
 from arkindex.rq import LOW_QUEUE
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
@@ -605,3 +608,29 @@ def delete_export_file(sender, instance, **kwargs):
 def delete_corpus_exports(cursor, corpus_id):
     cursor.execute(f"DELETE FROM {EXPORTS} WHERE corpus_id = %s", [corpus_id])
     transaction.on_commit(lambda: delete_folder(export_folder(corpus_id)))
+
+
+# Cleanup (`arkindex.cleanup`): exports older than the retention go, files of exports that no longer exist too.
+
+
+@register_sweeper
+class ExportSweeper(ObjectFilesSweeper):
+    name = "Exports"
+    folders = ("exports/",)
+    key_pattern = re.compile(rf"^exports/{UUID}/(?P<id>{UUID})\.sqlite$")
+    model = CorpusExport
+
+    def expired(self, cutoff):
+        old = (
+            CorpusExport.objects.filter(updated__lt=cutoff)
+            .exclude(state__in=ACTIVE_EXPORT_STATES)
+            .select_related("corpus", "dataset")
+            .order_by("updated")
+        )
+        for export in old.iterator():
+            what = f"dataset {export.dataset.name}" if export.dataset else f"corpus {export.corpus.name}"
+            yield Expired(
+                f"export {export.id} of {what} ({export.state}, {export.updated:%Y-%m-%d})",
+                [export.storage_key] if export.state == CorpusExportState.Done else [],
+                lambda export=export: CorpusExport.objects.filter(pk=export.pk).delete(),
+            )

@@ -20,12 +20,15 @@ deletes its data files and, once that is committed, their content.
 """
 
 import logging
+import re
 
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict
+from arkindex.cleanup import UUID, ObjectFilesSweeper
+from arkindex.cleanup import register as register_sweeper
 from arkindex.uploads import UploadTarget, register_upload_target
 from documents.models import DataFile, ImageStatus
 from documents.selectors import check_corpus_level, corpus_level_subquery
@@ -142,3 +145,14 @@ def delete_corpus_data_files(cursor, corpus_id):
     keys = [DataFile(id=data_file_id).storage_key for (data_file_id,) in cursor.fetchall()]
     if keys:
         transaction.on_commit(lambda: [storage.delete(key) for key in keys])
+
+
+# Cleanup (`arkindex.cleanup`): contents of data files that no longer exist.
+
+
+@register_sweeper
+class DataFileSweeper(ObjectFilesSweeper):
+    name = "Data files"
+    folders = ("data_files/",)
+    key_pattern = re.compile(rf"^data_files/(?P<id>{UUID})$")
+    model = DataFile

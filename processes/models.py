@@ -166,6 +166,8 @@ class Process(IndexableModel):
     test_folder = models.ForeignKey(
         "documents.Element", null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
+    # When `cleanup` removed the logs and artifacts of its tasks, long after it ended.
+    files_cleaned = models.DateTimeField(null=True, blank=True)
     # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
     # and cannot start; its deletion job removes it (cleared again if that job fails for good).
     deleting = models.DateTimeField(null=True, blank=True)

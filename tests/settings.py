@@ -3,9 +3,17 @@ Settings for the test suite: the server's own settings, with a Redis database of
 jobs left by a test never reach a developer's queues, fast password hashing and in-memory email.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "false")
+# Files written by the tests land in a folder of the run's own, removed at its end; the processes
+# the tests start (job workers, agents) inherit it through the environment.
+if "MEDIA_ROOT" not in os.environ:
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="arkindex-test-media-")
+    atexit.register(shutil.rmtree, os.environ["MEDIA_ROOT"], ignore_errors=True)
 os.environ.setdefault("ARKINDEX_ALLOW_DEFAULT_SECRET_KEY", "true")
 
 from arkindex.settings import *  # noqa: E402,F403

@@ -12,12 +12,16 @@ the archive is found in the storage with the announced size and MD5, or `error`.
 changes afterwards: another archive is another version.
 """
 
+import re
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from arkindex import storage
 from arkindex.api.exceptions import Conflict
+from arkindex.cleanup import UUID, ObjectFilesSweeper
+from arkindex.cleanup import register as register_sweeper
 from arkindex.uploads import UploadTarget, register_upload_target
 from users.callers import task_scope_of
 from users.models import Right, Role
@@ -322,3 +326,14 @@ def model_version_upload_target(*, user, object_id):
 
 
 register_upload_target("model_version", model_version_upload_target)
+
+
+# Cleanup (`arkindex.cleanup`): archives of model versions that no longer exist.
+
+
+@register_sweeper
+class ModelArchiveSweeper(ObjectFilesSweeper):
+    name = "Model archives"
+    folders = ("models/",)
+    key_pattern = re.compile(rf"^models/{UUID}/(?P<id>{UUID})\.tar\.zst$")
+    model = ModelVersion

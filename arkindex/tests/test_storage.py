@@ -12,14 +12,13 @@ import base64
 import hashlib
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import boto3
 import pytest
 import requests
 from django.core import signing
 from django.test import Client
-from moto import mock_aws
 
 from arkindex import storage
+from tests.s3 import BUCKET
 
 pytestmark = pytest.mark.django_db
 
@@ -233,24 +232,9 @@ def test_delete():
     storage.delete("gone.bin")
 
 
-BUCKET = "arkindex-tests"
-
-
 @pytest.fixture
-def s3(settings):
-    """The default storage on moto's S3: every boto3 call and presigned URL stays in this process."""
-    with mock_aws():
-        settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-        settings.AWS_S3_REGION_NAME = "us-east-1"
-        settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
-        settings.AWS_ACCESS_KEY_ID = "testing"
-        settings.AWS_SECRET_ACCESS_KEY = "testing"
-        settings.AWS_LOCATION = "prefix"
-        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        assert isinstance(storage.backend(), storage.S3Backend)
-        yield client
+def s3_location():
+    return "prefix"
 
 
 def test_s3_put_then_get(s3):

@@ -47,6 +47,7 @@ from ponos.models import Task, TaskState
 from ponos.tests.task_fixtures import task_client
 from processes.models import Process, ProcessMode, WorkerRun
 from tests import clients
+from tests.s3 import BUCKET
 from users.models import Right, Role
 from workers.models import Model, ModelVersion, WorkerConfiguration
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
@@ -804,29 +805,17 @@ def test_large_export_with_a_forking_worker(make_user, monkeypatch):
 # S3
 
 
-def test_export_stored_on_s3(settings, user_client, corpus, tree):
-    import boto3
-    from moto import mock_aws
-
-    with mock_aws():
-        settings.AWS_STORAGE_BUCKET_NAME = "arkindex-exports"
-        settings.AWS_S3_REGION_NAME = "us-east-1"
-        settings.AWS_ACCESS_KEY_ID = "testing"
-        settings.AWS_SECRET_ACCESS_KEY = "testing"
-        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="arkindex-exports")
-
-        export = started(user_client, corpus)
-        assert export.state == CorpusExportState.Done
-        stored = client.get_object(Bucket="arkindex-exports", Key=export.storage_key)["Body"].read()
-        assert stored.startswith(b"SQLite format 3\x00")
-        response = user_client.get(export_url(export))
-        assert response.status_code == 302
-        location = urlsplit(response["Location"])
-        assert location.netloc.startswith("arkindex-exports.s3")
-        assert location.path == f"/{export.storage_key}"
-        assert "Signature" in location.query
+def test_export_stored_on_s3(s3, user_client, corpus, tree):
+    export = started(user_client, corpus)
+    assert export.state == CorpusExportState.Done
+    stored = s3.get_object(Bucket=BUCKET, Key=export.storage_key)["Body"].read()
+    assert stored.startswith(b"SQLite format 3\x00")
+    response = user_client.get(export_url(export))
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.netloc.startswith(f"{BUCKET}.s3")
+    assert location.path == f"/{export.storage_key}"
+    assert "Signature" in location.query
 
 
 def test_download_export_of_a_public_corpus(anonymous_client, public_corpus, user):

@@ -228,7 +228,13 @@ class TaskLog(GenericAPIView):
         responses={(200, "text/plain"): OpenApiTypes.STR, 400: OpenApiResponse(), 404: OpenApiResponse()},
     )
     def get(self, request, pk):
-        task = readable_task(request, pk)
+        task = readable_task(request, pk, Task.objects.select_related("process"))
+        if task.process.files_cleaned:
+            notice = (
+                f"[ponos] This log was removed by the instance's cleanup on {task.process.files_cleaned:%Y-%m-%d}, "
+                "long after its process ended.\n"
+            )
+            return HttpResponse(notice, content_type="text/plain; charset=utf-8")
         params = AttemptSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         attempt = params.validated_data.get("attempt", task.attempt)

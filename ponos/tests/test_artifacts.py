@@ -10,10 +10,8 @@ the real storage code: a local folder behind this server's signed URLs, and S3 t
 import uuid
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from django.test import Client
-from moto import mock_aws
 from rest_framework.exceptions import ValidationError
 
 from ponos.artifacts import store_artifact
@@ -30,10 +28,10 @@ from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
     task,
     task_client,
 )
+from tests.s3 import BUCKET
 
 pytestmark = pytest.mark.django_db
 
-BUCKET = "arkindex-artifacts"
 ARTIFACT_FIELDS = {"id", "path", "size", "content_type", "s3_put_url", "created", "updated"}
 
 
@@ -116,28 +114,20 @@ def test_create_artifact_only_own_token(user_client, anonymous_client, process, 
     assert not Artifact.objects.exists()
 
 
-def test_create_artifact_s3(settings, task):
-    with mock_aws():
-        settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-        settings.AWS_S3_REGION_NAME = "us-east-1"
-        settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
-        settings.AWS_ACCESS_KEY_ID = "testing"
-        settings.AWS_SECRET_ACCESS_KEY = "testing"
-        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        client = task_client(task)
-        response = create(client, task, path="out.json", content_type="application/json", size=2)
-        assert response.status_code == 201, response.json()
-        assert response.json()["s3_put_url"].startswith(
-            f"https://{BUCKET}.s3.amazonaws.com/ponos/artifacts/{task.id}/out.json?"
-        )
-        # Not uploaded yet: nothing to download.
-        assert client.get(f"/api/v1/task/{task.id}/artifact/out.json").status_code == 404
+def test_create_artifact_s3(s3, settings, task):
+    client = task_client(task)
+    response = create(client, task, path="out.json", content_type="application/json", size=2)
+    assert response.status_code == 201, response.json()
+    assert response.json()["s3_put_url"].startswith(
+        f"https://{BUCKET}.s3.amazonaws.com/ponos/artifacts/{task.id}/out.json?"
+    )
+    # Not uploaded yet: nothing to download.
+    assert client.get(f"/api/v1/task/{task.id}/artifact/out.json").status_code == 404
 
-        store_artifact(task, "out.json", _write(settings, b"{}"), "application/json")
-        download = client.get(f"/api/v1/task/{task.id}/artifact/out.json")
-        assert download.status_code == 302
-        assert download["Location"].startswith(f"https://{BUCKET}.s3.amazonaws.com/ponos/artifacts/{task.id}/out.json?")
+    store_artifact(task, "out.json", _write(settings, b"{}"), "application/json")
+    download = client.get(f"/api/v1/task/{task.id}/artifact/out.json")
+    assert download.status_code == 302
+    assert download["Location"].startswith(f"https://{BUCKET}.s3.amazonaws.com/ponos/artifacts/{task.id}/out.json?")
 
 
 def _write(settings, data):

@@ -16,14 +16,13 @@ import base64
 import hashlib
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 import requests
 from django.test import Client
-from moto import mock_aws
 
 from arkindex import storage
 from tests import clients
+from tests.s3 import BUCKET
 from users.models import Role, Token
 from workers.models import Model, ModelVersion, ModelVersionState
 from workers.tests.test_models_api import make_model, make_version
@@ -31,7 +30,6 @@ from workers.tests.test_models_api import make_model, make_version
 pytestmark = pytest.mark.django_db
 
 ARCHIVE = b"\x28\xb5\x2f\xfd" + b"zstd archive of a model" * 100
-BUCKET = "arkindex-models"
 # A well-formed Content-MD5 value
 MD5 = base64.b64encode(bytes(16)).decode()
 
@@ -41,20 +39,6 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PUBLIC_URL = "http://testserver"
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def s3(settings):
-    with mock_aws():
-        settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-        settings.AWS_S3_REGION_NAME = "us-east-1"
-        settings.AWS_S3_SIGNATURE_VERSION = "s3v4"
-        settings.AWS_ACCESS_KEY_ID = "testing"
-        settings.AWS_SECRET_ACCESS_KEY = "testing"
-        settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture(params=["local", "s3"])
