@@ -19,7 +19,7 @@ from documents import services
 from documents.models import Corpus, DataFile
 from documents.tests.conftest import grant
 from users.models import Role
-from workers.tests.test_model_upload import backend, http_get, http_put, md5_base64, media_root, s3  # noqa: F401
+from workers.tests.test_model_upload import backend, http_get, http_put, md5_base64, media_root  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
