@@ -12,6 +12,8 @@ corpus with 100,000 exports or memberships must still open and save quickly).
   inline or a select box that would render every related row.
 - `RecordAdminMixin`: rows that only the server writes (artifacts, exports, GPUs, paths) are listed
   and shown, never added or changed by hand; whether they may be deleted stays each page's choice.
+  `DerivedTableAdminMixin` adds, for the large tables the server derives (paths, the search index),
+  no deletion, an order by id and an estimated count.
 - `summarised_deletion`: the deletion confirmation of an object with many dependants counts them per
   model instead of listing each one.
 """
@@ -87,6 +89,25 @@ class RecordAdminMixin:
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DerivedTableAdminMixin(RecordAdminMixin):
+    """
+    A table the server derives from others (materialised paths, the search index): shown to
+    inspect, never edited or deleted by hand; large, so listed by id with an estimated count.
+    Subclasses set `fields`, which are all read-only.
+    """
+
+    ordering = ("id",)
+    sortable_by = ()
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -10,6 +10,7 @@ through `setup_database`, once they have parsed their options.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -98,6 +99,39 @@ def psql_ms(url, sql, single_transaction=False):
     start = time.perf_counter()
     subprocess.run([*command, "-c", sql], capture_output=True, text=True, check=True)
     return (time.perf_counter() - start) * 1000
+
+
+def psql_server_time(url, sql):
+    """Planning + execution time (ms) of one statement run by psql, and the indexes its plan reads."""
+    result = subprocess.run(
+        ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (explained,) = json.loads(result.stdout)
+    return explained["Planning Time"] + explained["Execution Time"], scans(explained["Plan"])
+
+
+def scans(node):
+    """`Index Scan using x` / `Seq Scan on y` for every scan of a plan."""
+    found = []
+    if "Index Name" in node:
+        found.append(node["Index Name"])
+    elif node.get("Node Type") == "Seq Scan":
+        found.append(f"SEQ SCAN {node['Relation Name']}")
+    for child in node.get("Plans", []):
+        found.extend(scans(child))
+    return found
+
+
+def median_ms(function, repeat):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
 
 
 def psql_startup_ms(url, single_transaction=False):

@@ -19,9 +19,7 @@ DATABASE_URL (created and migrated if missing), never the one of a running insta
     DATABASE_URL=... python bench/elements_listing.py --elements 20000 --repeat 3
 """
 
-import json
 import statistics
-import subprocess
 import time
 
 from common import (
@@ -33,7 +31,9 @@ from common import (
     corpus_shape,
     log,
     log_build_step,
+    median_ms,
     print_header,
+    psql_server_time,
     setup_database,
 )
 
@@ -47,39 +47,6 @@ def parse_args():
     parser.add_argument("--page-size", type=int, default=20, help="page size of the listings (default 20)")
     add_rebuild(parser)
     return parser.parse_args()
-
-
-def psql_server_time(url, sql):
-    """Planning + execution time (ms) of one statement run by psql, and the indexes its plan reads."""
-    result = subprocess.run(
-        ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    (explained,) = json.loads(result.stdout)
-    return explained["Planning Time"] + explained["Execution Time"], scans(explained["Plan"])
-
-
-def scans(node):
-    """`Index Scan using x` / `Seq Scan on y` for every scan of a plan."""
-    found = []
-    if "Index Name" in node:
-        found.append(node["Index Name"])
-    elif node.get("Node Type") == "Seq Scan":
-        found.append(f"SEQ SCAN {node['Relation Name']}")
-    for child in node.get("Plans", []):
-        found.extend(scans(child))
-    return found
-
-
-def median_ms(function, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main():

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, RecordAdminMixin, related_link
+from arkindex.admin_tools import DerivedTableAdminMixin, EstimatedCountPaginator, IdSearchMixin, related_link
 from documents import services
 from documents.models import (
     Classification,
@@ -27,6 +27,7 @@ from documents.models import (
     ImageServer,
     MetaData,
     MLClass,
+    SearchEntry,
     Selection,
     Transcription,
     TranscriptionEntity,
@@ -201,7 +202,7 @@ class PathLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(ElementPath)
-class ElementPathAdmin(RecordAdminMixin, IdSearchMixin, admin.ModelAdmin):
+class ElementPathAdmin(DerivedTableAdminMixin, IdSearchMixin, admin.ModelAdmin):
     """The materialised paths, to inspect the tree: only the services change them."""
 
     list_display = ("id", "element", "parent", "ordering")
@@ -210,14 +211,18 @@ class ElementPathAdmin(RecordAdminMixin, IdSearchMixin, admin.ModelAdmin):
     id_search_fields = ("element", "parent")
     list_select_related = ("element",)
     fields = ("id", "element", "path", "parent", "ordering", "created", "updated")
-    readonly_fields = fields
-    ordering = ("id",)
-    sortable_by = ()
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(SearchEntry)
+class SearchEntryAdmin(DerivedTableAdminMixin, IdSearchMixin, admin.ModelAdmin):
+    """The search index, to see what SearchCorpus finds: the database writes it, `reindex` rebuilds it."""
+
+    list_display = ("id", "parent", "source", "element", "worker_run", "confidence")
+    list_filter = ("source",)
+    search_help_text = "The UUID of an indexed element, of the element holding a text, of a text or of a corpus."
+    id_search_fields = ("parent", "element", "object_id", "corpus")
+    list_select_related = ("parent", "element", "worker_run")
+    fields = ("id", "corpus", "parent", "element", "source", "object_id", "worker_run", "confidence", "vector")
 
 
 @admin.register(Selection)

@@ -6,5 +6,6 @@ class DocumentsConfig(AppConfig):
 
     def ready(self):
         # Register what deleting a corpus or elements does to selections and data files, the
-        # `data_file` multipart uploads, and what a failed deletion job undoes.
-        from documents import datafiles, jobs, selection_services  # noqa: F401
+        # `data_file` multipart uploads, what a failed deletion job undoes, and the search index's
+        # deletion hooks and flag changes.
+        from documents import datafiles, jobs, search, selection_services  # noqa: F401

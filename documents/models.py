@@ -17,6 +17,7 @@ the paths containing X (a GIN index answers `path @> ARRAY[X]`).
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Func
@@ -461,3 +462,59 @@ class DataFile(IndexableModel):
     def storage_key(self):
         """Where the storage keeps the content."""
         return f"data_files/{self.id}"
+
+
+class SearchSource(models.TextChoices):
+    Element = "element"
+    Transcription = "transcription"
+    Metadata = "metadata"
+
+
+def _search_link(model, **kwargs):
+    # The database keeps these consistent itself (ON DELETE CASCADE, added by migration 0009): the
+    # ORM neither checks nor cascades them.
+    return models.ForeignKey(model, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", **kwargs)
+
+
+class SearchEntry(models.Model):
+    """
+    One text of an indexed element, as SearchCorpus finds it (`documents.search`): the name of an
+    element of an indexable type (`parent` and `element` are then the same), or a transcription or
+    metadata value of that element or of one of its descendants (`element` holds it). The database
+    writes these rows itself, from triggers on the tables of the texts, and deletes them with what
+    they point at; `reindex` makes a corpus's again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    corpus = _search_link(Corpus, db_index=False)
+    parent = _search_link(Element, db_index=False)
+    # The parent's type, copied so that filters and facets by type read no element.
+    parent_type = _search_link(ElementType, db_index=False)
+    element = _search_link(Element, db_index=False)
+    source = models.CharField(max_length=16, choices=SearchSource.choices)
+    # The element, transcription or metadata whose text this is.
+    object_id = models.UUIDField()
+    transcription = _search_link(Transcription, null=True, db_index=False)
+    metadata = _search_link(MetaData, null=True, db_index=False)
+    worker_run = _search_link("processes.WorkerRun", null=True, db_index=False)
+    confidence = models.FloatField(null=True)
+    vector = SearchVectorField()
+
+    class Meta:
+        verbose_name_plural = "search entries"
+        constraints = [models.UniqueConstraint(fields=["parent", "object_id"], name="search_entry_unique")]
+        indexes = [
+            GinIndex(fields=["vector"], name="search_entry_vector"),
+            models.Index(fields=["corpus"], name="search_entry_corpus"),
+            # Paths removed: the texts an element held for an ancestor.
+            models.Index(fields=["element", "parent"], name="search_entry_element"),
+            models.Index(
+                fields=["transcription"],
+                name="search_entry_transcription",
+                condition=models.Q(transcription__isnull=False),
+            ),
+            models.Index(fields=["metadata"], name="search_entry_metadata", condition=models.Q(metadata__isnull=False)),
+        ]
+
+    def __str__(self):
+        return f"{self.source} {self.object_id} of {self.parent_id}"

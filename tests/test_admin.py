@@ -39,6 +39,7 @@ from documents.models import (
     ImageServer,
     MetaData,
     MLClass,
+    SearchEntry,
     Selection,
     Transcription,
     TranscriptionEntity,
@@ -68,7 +69,7 @@ def populate():
     group = Group.objects.create(name=f"Group {n}")
     Membership.objects.create(user=user, group=group, level=Role.CONTRIBUTOR)
 
-    corpus = Corpus.objects.create(name=f"Corpus {n}", creator=user)
+    corpus = Corpus.objects.create(name=f"Corpus {n}", creator=user, indexable=True)
     Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
     Right.objects.create(content_object=corpus, group=group, level=Role.GUEST)
     folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
@@ -178,7 +179,7 @@ def query_counts(client, pages, *, warm_up=False):
     return counts
 
 
-@pytest.mark.parametrize("model", [Artifact, GPU, CorpusExport, DatasetElement, ElementPath])
+@pytest.mark.parametrize("model", [Artifact, GPU, CorpusExport, DatasetElement, ElementPath, SearchEntry])
 def test_records_of_the_server_are_neither_added_nor_changed(admin_site, model):
     """Rows only the server writes: no add page, and their change page only shows them."""
     model_admin = admin.site._registry[model]
@@ -279,9 +280,12 @@ def test_corpus_page_with_many_rights_and_exports(admin_site, superuser):
         else:
             data.pop("indexable", None)
             data.pop("types-0-indexable", None)
+        # The reindexation the previous save asked for has started: this save asks for another.
+        Job.objects.filter(function="documents.search.reindex_job").update(key=None)
         with CaptureQueriesContext(connection) as post_queries:
             response = admin_site.post(url, data)
         assert response.status_code == 302, response.context["adminform"].form.errors
+        assert Job.objects.filter(function="documents.search.reindex_job", key__isnull=False).count() == 1
         return content, len(get_queries), len(post_queries)
 
     bulk_rights(corpus, 50)

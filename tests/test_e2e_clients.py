@@ -1,6 +1,6 @@
 """
-End to end with the real `arkindex-client`: log in, read the user and the corpora, and walk a
-folder's children across pages, as workers and scripts do.
+End to end with the real `arkindex-client`: log in, read the user and the corpora, walk a
+folder's children across pages and search the corpus, as workers and scripts do.
 
 The client runs in its own environment (`tests/clients.py`) as a subprocess talking HTTP to
 pytest-django's live server. That server runs in a thread of this process on the test database,
@@ -63,6 +63,16 @@ first_page = client.request("ListElementChildren", id=folder_id)
 report["first_page"] = {key: value for key, value in first_page.items() if key != "results"}
 report["first_page"]["results"] = len(first_page["results"])
 
+# SearchCorpus through the client's paginator: the pages are indexed, found by name.
+search = client.paginate("SearchCorpus", corpus=os.environ["E2E_CORPUS_ID"], query="page", sources=["element"])
+report["search"] = {"names": [result["parent_name"] for result in search], "count": search.count}
+first = client.request("SearchCorpus", corpus=os.environ["E2E_CORPUS_ID"], query="page 007")
+report["search_first"] = {"results": [r["parent_name"] for r in first["results"]], "facets": first["facets"]}
+try:
+    client.request("SearchCorpus", corpus=os.environ["E2E_CORPUS_ID"], query="...")
+except ErrorResponse as e:
+    report["search_error"] = {"status": e.status_code, "content": e.content}
+
 print(json.dumps(report))
 """
 
@@ -82,10 +92,10 @@ def folder_tree(client_user):
     from documents.models import Corpus, Element, ElementPath, ElementType
     from users.models import Right, Role
 
-    corpus = Corpus.objects.create(name="E2E corpus")
+    corpus = Corpus.objects.create(name="E2E corpus", indexable=True)
     Right.objects.create(content_object=corpus, user=client_user, level=Role.ADMIN)
     folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page", indexable=True)
     folder = Element.objects.create(corpus=corpus, type=folder_type, name="Folder")
     ElementPath.objects.create(element=folder, path=[], ordering=0)
     # Names sort like positions, so the expected order holds whichever of the two the API sorts by.
@@ -108,6 +118,7 @@ def test_client_session(live_server, transactional_db, client_user, folder_tree,
             "E2E_EMAIL": client_user.email,
             "E2E_PASSWORD": PASSWORD,
             "E2E_FOLDER_ID": folder.id,
+            "E2E_CORPUS_ID": corpus.id,
         },
         timeout=300,
     )
@@ -137,3 +148,11 @@ def test_client_session(live_server, transactional_db, client_user, folder_tree,
     assert report["first_page"]["count"] == CHILDREN
     assert report["first_page"]["results"] == 20
     assert report["first_page"]["next"] is not None
+
+    # SearchCorpus: every page found once over the client's pages, one by its name, a bad query a 400.
+    assert sorted(report["search"]["names"]) == [child.name for child in children]
+    assert report["search"]["count"] == CHILDREN
+    assert report["search_first"]["results"] == ["Page 007"]
+    assert report["search_first"]["facets"]["source"] == [{"value": "element", "count": 1}]
+    assert report["search_error"]["status"] == 400
+    assert "query" in report["search_error"]["content"]

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from documents.api.search_views import CorpusSearch
 from documents.api.views import (
     CorpusDetail,
     CorpusElementList,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("corpus/", CorpusList.as_view(), name="corpus-list"),
     path("corpus/<uuid:id>/", CorpusDetail.as_view(), name="corpus-detail"),
     path("corpus/<uuid:corpus>/elements/", CorpusElementList.as_view(), name="corpus-elements"),
+    path("corpus/<uuid:corpus>/search/", CorpusSearch.as_view(), name="corpus-search"),
     path("elements/type/", ElementTypeCreate.as_view(), name="element-type-create"),
     path("elements/create/", ElementCreate.as_view(), name="element-create"),
     path("elements/<uuid:id>/children/", ElementChildrenList.as_view(), name="element-children"),
