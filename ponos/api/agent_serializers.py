@@ -3,18 +3,10 @@ Shapes of farms and agents. Per-row figures (running tasks, busy GPUs) come from
 and prefetches of `ponos.api.agent_views`, never from a query per row.
 """
 
-from datetime import timedelta
-
-from django.conf import settings
-from django.utils import timezone
 from rest_framework import serializers
 
 from ponos.models import GPU, Agent, Farm, Task
-
-
-def agent_timeout():
-    """Seconds without a ping after which an agent is no longer active."""
-    return getattr(settings, "PONOS_AGENT_TIMEOUT", 60)
+from ponos.selectors import active_since, agent_is_active
 
 
 class FarmSerializer(serializers.ModelSerializer):
@@ -62,8 +54,8 @@ class AgentSerializer(serializers.ModelSerializer):
     def get_active(self, agent) -> bool:
         # Computed from the row alone: one clock reading per serializer, not per row.
         if "active_since" not in self.context:
-            self.context["active_since"] = timezone.now() - timedelta(seconds=agent_timeout())
-        return agent.stopped is None and agent.last_ping >= self.context["active_since"]
+            self.context["active_since"] = active_since()
+        return agent_is_active(agent, self.context["active_since"])
 
 
 class AgentTaskSerializer(serializers.ModelSerializer):
@@ -82,3 +74,20 @@ class AgentDetailsSerializer(AgentSerializer):
     class Meta(AgentSerializer.Meta):
         fields = (*AgentSerializer.Meta.fields, "running_tasks")
         read_only_fields = fields
+
+
+class AgentActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=("start_task", "stop_task"),
+        read_only=True,
+        help_text="`start_task`: a free slot of the agent takes this pending task next; `stop_task`: the agent "
+        "ends the command of this task, set to stopping, then sets it stopped.",
+    )
+    task_id = serializers.UUIDField(read_only=True)
+    gpu_id = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The GPU a task that needs one would run on; null otherwise."
+    )
+
+
+class AgentActionsSerializer(serializers.Serializer):
+    actions = AgentActionSerializer(many=True, read_only=True)

@@ -7,13 +7,21 @@ them; farms are chosen when starting a process, so every authenticated user list
 """
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
-from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
 
-from ponos.api.agent_serializers import AgentDetailsSerializer, AgentSerializer, FarmSerializer
+from ponos.api.agent_serializers import (
+    AgentActionsSerializer,
+    AgentDetailsSerializer,
+    AgentSerializer,
+    FarmSerializer,
+)
 from ponos.authentication import ACTIVE_TASK_STATES
 from ponos.models import GPU, Agent, Farm, Task
+from ponos.selectors import agent_actions
 
 TAGS = ["ponos"]
 
@@ -69,6 +77,33 @@ class AgentDetails(RetrieveAPIView):
     @extend_schema(operation_id="RetrieveAgent")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+@extend_schema(tags=TAGS)
+class AgentActions(GenericAPIView):
+    serializer_class = AgentActionsSerializer
+    permission_classes = (IsInstanceAdmin,)
+
+    @extend_schema(
+        operation_id="RetrieveAgentActions",
+        responses={
+            200: AgentActionsSerializer,
+            403: OpenApiResponse(description="Not an instance administrator."),
+            404: OpenApiResponse(description="No such agent."),
+        },
+        description=(
+            "What an agent does next (instance administrators only): `stop_task` for each of its tasks set to "
+            "stopping, whose command it ends, then `start_task` for the pending tasks of its farm that its free "
+            "slots take next, in the order the farm's queues give them out: as many tasks without GPU as it has "
+            "free slots, and one task needing a GPU per free GPU (`gpu_id`). Our agents take their tasks from "
+            "the farm's queues themselves rather than asking for actions: these are the same decisions read "
+            "from the database, and another agent of the farm may take a pending task first (a task never runs "
+            "twice). An agent that stopped, or has not pinged within PONOS_AGENT_TIMEOUT seconds, starts nothing."
+        ),
+    )
+    def get(self, request, pk):
+        agent = get_object_or_404(Agent.objects.select_related("farm"), pk=pk)
+        return Response(AgentActionsSerializer({"actions": agent_actions(agent)}).data)
 
 
 @extend_schema(tags=TAGS)

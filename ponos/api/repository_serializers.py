@@ -92,3 +92,25 @@ class RepositoryImportResultSerializer(serializers.Serializer):
     stopped = serializers.BooleanField(read_only=True, help_text="True when the process stops, importing nothing.")
     detail = serializers.CharField(read_only=True)
     worker_versions = ImportedVersionSerializer(many=True, read_only=True)
+
+
+CREDENTIALS_STATUS_CHOICES = (("created", "Created"), ("done", "Done"), ("error", "Error"))
+
+
+class OAuthCredentialsSerializer(serializers.Serializer):
+    """Where a user's Git credentials are used, never what they are."""
+
+    id = serializers.UUIDField(read_only=True, help_text="The repository holding the credentials.")
+    repository_url = serializers.CharField(source="url", read_only=True)
+    provider_name = serializers.CharField(read_only=True, help_text="GitLab, GitHub, Bitbucket, or the host's name.")
+    provider_url = serializers.CharField(read_only=True, help_text="The scheme and host the credentials open.")
+    status = serializers.ChoiceField(
+        choices=CREDENTIALS_STATUS_CHOICES,
+        read_only=True,
+        help_text="`created`: no import used them yet; `done`: the last import that ended (stopped ones aside) "
+        "completed; `error`: it failed, and its log says whether the Git host refused the clone.",
+    )
+    last_import_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="That last import's process, to read its log."
+    )
+    last_import_finished = serializers.DateTimeField(read_only=True, allow_null=True)

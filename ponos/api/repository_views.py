@@ -5,15 +5,20 @@ reads what it imports and sends back the `.arkindex.yml` it found, with its own 
 `ponos.repository_services` and serialise.
 """
 
+from urllib.parse import urlsplit
+
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ponos import repository_services
 from ponos.api.repository_serializers import (
+    OAuthCredentialsSerializer,
     RepositoryImportCreateSerializer,
     RepositoryImportProcessSerializer,
     RepositoryImportPublishSerializer,
@@ -21,9 +26,12 @@ from ponos.api.repository_serializers import (
     RepositoryImportSerializer,
 )
 from ponos.api.secret_views import SecretUnreadable
+from processes.models import Process, ProcessMode, ProcessState, process_state
 from processes.services import process_for_user
 from users.callers import calling_task
 from users.models import Role
+from users.rights import filter_rights
+from workers.models import Repository
 from workers.repositories import CredentialsError, repository_for_user
 
 TAGS = ["repositories"]
@@ -159,3 +167,72 @@ class RepositoryImportDetails(APIView):
             }
         ).data
         return Response(body, status=status.HTTP_200_OK if result.published_by_ci else status.HTTP_201_CREATED)
+
+
+KNOWN_PROVIDERS = {"github.com": "GitHub", "bitbucket.org": "Bitbucket"}
+CREDENTIALS_STATUS = {
+    ProcessState.Completed: "done",
+    ProcessState.Failed: "error",
+    ProcessState.Error: "error",
+}
+
+
+def provider_of(url):
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    name = KNOWN_PROVIDERS.get(host) or ("GitLab" if "gitlab" in host.split(".") else host)
+    return name, f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+@extend_schema(tags=TAGS)
+class OAuthCredentialsList(ListAPIView):
+    """
+    The user's Git credentials: those of the repositories they administer (their admin right lets
+    them replace the credentials), as their imports use them. Only where and how they were last
+    used is shown, never the username or the secret.
+    """
+
+    serializer_class = OAuthCredentialsSerializer
+    permission_classes = (IsAuthenticated,)
+
+    def get_queryset(self):
+        last_import = (
+            Process.objects.filter(
+                repository_id=OuterRef("pk"),
+                mode=ProcessMode.Repository,
+                finished__isnull=False,
+            )
+            .annotate(state_value=process_state())
+            .filter(state_value__in=list(CREDENTIALS_STATUS))
+            .order_by("-finished", "-id")
+        )
+        repositories = filter_rights(self.request.user, Repository.objects.all(), level=Role.ADMIN)
+        return (
+            repositories.filter(credentials__isnull=False)
+            .annotate(
+                last_import_id=Subquery(last_import.values("id")[:1]),
+                last_import_finished=Subquery(last_import.values("finished")[:1]),
+                last_import_state=Subquery(last_import.values("state_value")[:1]),
+            )
+            .only("id", "url")
+            .order_by("url", "id")
+        )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        for repository in page if page is not None else []:
+            repository.provider_name, repository.provider_url = provider_of(repository.url)
+            repository.status = CREDENTIALS_STATUS.get(repository.last_import_state, "created")
+        return page
+
+    @extend_schema(
+        operation_id="ListOAuthCredentials",
+        responses={200: OAuthCredentialsSerializer(many=True)},
+        description=(
+            "The Git credentials the user set on repositories they administer (CreateRepository, "
+            "PartialUpdateRepository), by repository URL, with the status of the last import that used them. "
+            "Repository imports send them to the Git host when cloning over HTTP(S); nothing here shows them."
+        ),
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

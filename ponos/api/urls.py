@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ponos.api.repository_views import RepositoryImportCreate, RepositoryImportDetails
+from ponos.api.repository_views import OAuthCredentialsList, RepositoryImportCreate, RepositoryImportDetails
 from ponos.api.views import ProcessRetry, ProcessStart, ProcessStop, ProcessTasks
 
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("process/<uuid:pk>/tasks/", ProcessTasks.as_view(), name="process-tasks"),
     path("process/repos/<uuid:pk>/import/", RepositoryImportCreate.as_view(), name="repository-import-create"),
     path("process/<uuid:pk>/repository-import/", RepositoryImportDetails.as_view(), name="repository-import"),
+    path("user/oauth/credentials/", OAuthCredentialsList.as_view(), name="oauth-credentials"),
 ]

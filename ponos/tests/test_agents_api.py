@@ -241,3 +241,101 @@ def test_list_farms_task_token(make_task):
 
 def test_list_farms_anonymous(anonymous_client, db):
     assert anonymous_client.get(FARMS_URL).status_code == 401
+
+
+def actions_of(client, agent):
+    response = client.get(f"{AGENTS_URL}{agent.id}/actions/")
+    assert response.status_code == 200, response.json()
+    return response.json()["actions"]
+
+
+@pytest.fixture
+def farm_process(user, farm):
+    return Process.objects.create(mode=ProcessMode.Repository, creator=user, farm=farm)
+
+
+def test_agent_actions(superuser_client, make_agent, farm_process, django_assert_num_queries):
+    agent = make_agent("host-1", concurrency=2)
+    gpu0 = GPU.objects.create(id="GPU-0", agent=agent, index=0, name="T4", ram_total=1)
+    GPU.objects.create(id="GPU-1", agent=agent, index=1, name="T4", ram_total=1)
+    GPU.objects.create(id="GPU-2", agent=agent, index=2, name="T4", ram_total=1)
+    now = timezone.now()
+
+    def task(slug, state=TaskState.Pending, minutes=0, **kwargs):
+        created = Task.objects.create(process=farm_process, slug=slug, state=state, **kwargs)
+        Task.objects.filter(pk=created.pk).update(updated=now - timedelta(minutes=minutes))
+        return created
+
+    # One slot and GPU-0 are taken; a stopping task (no GPU) holds the other slot.
+    task("running", state=TaskState.Running, agent=agent, started=now)
+    stopping = task("stopping", state=TaskState.Stopping, agent=agent, started=now)
+    task("on-gpu", state=TaskState.Running, agent=agent, gpu=gpu0, requires_gpu=True, started=now)
+    task("cpu-newest", minutes=1)
+    oldest = task("cpu-oldest", minutes=9)
+    gpu_late, gpu_early = (
+        task("gpu-late", minutes=1, requires_gpu=True),
+        task("gpu-early", minutes=5, requires_gpu=True),
+    )
+    task("gpu-third", requires_gpu=True)
+    task("unscheduled", state=TaskState.Unscheduled)
+    # Pending tasks of another farm, or of the default farm, are not for this agent.
+    Task.objects.create(
+        process=Process.objects.create(mode=ProcessMode.Repository, creator=farm_process.creator),
+        slug="default-farm",
+        state=TaskState.Pending,
+    )
+
+    # The free GPUs 1 and 2 take the two oldest GPU tasks; no CPU slot is free.
+    assert actions_of(superuser_client, agent) == [
+        {"action": "stop_task", "task_id": str(stopping.id), "gpu_id": None},
+        {"action": "start_task", "task_id": str(gpu_early.id), "gpu_id": "GPU-1"},
+        {"action": "start_task", "task_id": str(gpu_late.id), "gpu_id": "GPU-2"},
+    ]
+
+    # Once the stopping task is stopped, its slot takes the oldest pending task.
+    Task.objects.filter(pk=stopping.pk).update(state=TaskState.Stopped)
+    # Token, agent and farm, held tasks, GPUs, pending tasks without GPU, pending tasks with GPU.
+    with django_assert_num_queries(6):
+        actions = actions_of(superuser_client, agent)
+    assert [(a["action"], a["task_id"]) for a in actions] == [
+        ("start_task", str(oldest.id)),
+        ("start_task", str(gpu_early.id)),
+        ("start_task", str(gpu_late.id)),
+    ]
+
+
+def test_agent_actions_default_farm(superuser_client, user, db):
+    """Processes without a farm run on the default farm's agents."""
+    default = Farm.objects.get(name="default")
+    agent = Agent.objects.create(farm=default, hostname="h", last_ping=timezone.now(), concurrency=1)
+    process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
+    pending = Task.objects.create(process=process, slug="t", state=TaskState.Pending)
+    assert actions_of(superuser_client, agent) == [{"action": "start_task", "task_id": str(pending.id), "gpu_id": None}]
+
+
+@pytest.mark.parametrize("silent", [True, False])
+def test_agent_actions_inactive_agent_starts_nothing(superuser_client, make_agent, farm_process, silent, settings):
+    settings.PONOS_AGENT_TIMEOUT = 30
+    if silent:
+        agent = make_agent("silent", last_ping=timezone.now() - timedelta(seconds=31))
+    else:
+        agent = make_agent("stopped", stopped=timezone.now())
+    stopping = Task.objects.create(process=farm_process, slug="s", state=TaskState.Stopping, agent=agent)
+    Task.objects.create(process=farm_process, slug="p", state=TaskState.Pending)
+    assert actions_of(superuser_client, agent) == [{"action": "stop_task", "task_id": str(stopping.id), "gpu_id": None}]
+
+
+def test_agent_actions_idle_farm(superuser_client, make_agent):
+    assert actions_of(superuser_client, make_agent("idle")) == []
+
+
+def test_agent_actions_refused(user_client, anonymous_client, superuser_client, make_agent, make_task):
+    agent = make_agent("host")
+    url = f"{AGENTS_URL}{agent.id}/actions/"
+    assert user_client.get(url).status_code == 403
+    assert user_client.get(f"{AGENTS_URL}{uuid.uuid4()}/actions/").status_code == 403
+    assert anonymous_client.get(url).status_code == 401
+    response = task_client(make_task("t")).get(url)
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Task tokens cannot call RetrieveAgentActions")
+    assert superuser_client.get(f"{AGENTS_URL}{uuid.uuid4()}/actions/").status_code == 404
