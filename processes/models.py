@@ -171,9 +171,6 @@ class Process(IndexableModel):
     # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
     # and cannot start; its deletion job removes it (cleared again if that job fails for good).
     deleting = models.DateTimeField(null=True, blank=True)
-    # Set by DestroyProcess in the transaction that answers it: from then on the process is hidden
-    # and cannot start; its deletion job removes it (cleared again if that job fails for good).
-    deleting = models.DateTimeField(null=True, blank=True)
 
     objects = ProcessQuerySet.as_manager()
 

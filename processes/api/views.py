@@ -16,6 +16,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIVi
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from documents.selectors import get_corpus
 from processes import services, worker_runs
 from processes.api.serializers import (
     ApplyProcessTemplateSerializer,
@@ -85,6 +86,32 @@ class UserWorkerRuns(ListCreateAPIView):
         )
         run = self.get_queryset().get(pk=run.pk)
         return Response(WorkerRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAGS)
+class CorpusWorkerRuns(ListAPIView):
+    """
+    The worker runs of a corpus's processes, newest first, each with its worker version, model
+    version, configuration, process and parents: what may have produced the corpus's results, to
+    filter them by. Templates are left out (they never run); personal worker runs
+    (ListUserWorkerRuns) belong to no corpus and are not listed. Guests of the corpus.
+    """
+
+    permission_classes = (IsAuthenticated,)
+    serializer_class = WorkerRunSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WorkerRun.objects.none()
+        corpus = get_corpus(self.request.user, self.kwargs["pk"], Role.GUEST)
+        runs = WorkerRun.objects.filter(process__corpus=corpus, process__deleting__isnull=True).exclude(
+            process__mode=ProcessMode.Template
+        )
+        return detailed_runs(runs).order_by("-created", "id")
+
+    @extend_schema(operation_id="ListCorpusWorkerRuns")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 @extend_schema(tags=TAGS)

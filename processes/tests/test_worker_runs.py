@@ -379,6 +379,66 @@ def test_list_queries(user_client, process, version, model_version, configuratio
     assert_list_queries(user_client, runs_url(process.id), 4, django_assert_num_queries)
 
 
+# ListCorpusWorkerRuns
+
+
+def corpus_runs_url(corpus_id):
+    return f"/api/v1/corpus/{corpus_id}/worker-runs/"
+
+
+def test_list_corpus_worker_runs(user_client, user, process, corpus, version, model_version, configuration):
+    first = make_run(process, version)
+    second = make_run(process, version, model_version=model_version, configuration=configuration, parents=[first.id])
+    later = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, started=timezone.now())
+    third = make_run(later)
+    # Neither a template, nor a process being deleted, nor another corpus's, nor a personal run.
+    make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Template))
+    make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, deleting=timezone.now()))
+    make_run(Process.objects.create(corpus=Corpus.objects.create(name="Other"), creator=user, mode=ProcessMode.Workers))
+    make_run(Process.objects.create(creator=user, mode=ProcessMode.Local))
+
+    response = user_client.get(corpus_runs_url(corpus.id))
+
+    assert response.status_code == 200, response.json()
+    data = response.json()
+    assert data["count"] == 3
+    assert [run["id"] for run in data["results"]] == [str(third.id), str(second.id), str(first.id)]
+    item = data["results"][1]
+    assert item["summary"] == "Worker Demo @ 1a2b3c with model Layout @ v2 using configuration 'Fast'"
+    assert item["parents"] == [str(first.id)]
+    assert item["worker_version"]["id"] == str(version.id)
+    assert item["model_version"]["id"] == str(model_version.id)
+    assert item["configuration"]["id"] == str(configuration.id)
+    assert item["process"]["id"] == str(process.id)
+    assert data["results"][0]["process"]["state"] == "unscheduled"
+
+
+def test_list_corpus_worker_runs_guest(make_user, process, corpus):
+    make_run(process)
+    response = guest_client(corpus, make_user).get(corpus_runs_url(corpus.id))
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+def test_list_corpus_worker_runs_hidden(other_client, anonymous_client, user_client, corpus, process):
+    assert other_client.get(corpus_runs_url(corpus.id)).status_code == 404
+    assert anonymous_client.get(corpus_runs_url(corpus.id)).status_code == 401
+    assert user_client.get(corpus_runs_url(MISSING)).status_code == 404
+    task = Task.objects.create(process=process, slug="t", state=TaskState.Running)
+    response = APIClient().get(corpus_runs_url(corpus.id), HTTP_AUTHORIZATION=f"Ponos {task.token}")
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("Task tokens cannot call ListCorpusWorkerRuns")
+
+
+def test_list_corpus_worker_runs_queries(
+    user_client, process, corpus, model_version, configuration, django_assert_num_queries
+):
+    for _ in range(6):
+        make_run(process, model_version=model_version, configuration=configuration)
+    # token, corpus with the user's level, count, page
+    assert_list_queries(user_client, corpus_runs_url(corpus.id), 4, django_assert_num_queries)
+
+
 # PartialUpdateWorkerRun / UpdateWorkerRun
 
 
