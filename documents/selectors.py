@@ -9,10 +9,10 @@ are 0 when the user has no access; callers answer 404 then (a hidden object does
 """
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Subquery, UUIDField, Value
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce, JSONObject
 
-from documents.models import Classification, Corpus, Element, ElementPath, ElementType
+from documents.models import Classification, ClassificationState, Corpus, Element, ElementPath, ElementType, MetaData
 from users.models import Role
 from users.rights import check_level, filter_rights
 
@@ -128,16 +128,25 @@ def element_with_level(user, element_id, *, for_listing=False, provenance=None, 
     return with_provenance_runs(queryset, provenance, "corpus_id").first()
 
 
-def element_classifications_subquery(element_ref):
+# An element's best classes, as element lists show them `with_classes`: those a person validated,
+# and those their worker was confident in that nobody rejected.
+BEST_CLASSIFICATIONS = Q(state=ClassificationState.Validated) | (
+    Q(high_confidence=True) & ~Q(state=ClassificationState.Rejected)
+)
+
+
+def element_classifications_subquery(element_ref, *, best=False):
     """
     The classifications of the outer query's element (`element_ref`), as a list of JSON objects
-    with their class and the worker run that made them (see `ElementDetailSerializer`), so that
-    RetrieveElement reads them in the element's own query.
+    with their class and the worker run that made them (see `ElementClassificationSerializer`), so
+    that RetrieveElement reads them in the element's own query, and element lists (`best` only)
+    in the page's.
     """
+    classifications = Classification.objects.filter(element_id=OuterRef(element_ref))
+    if best:
+        classifications = classifications.filter(BEST_CLASSIFICATIONS)
     return ArraySubquery(
-        Classification.objects.filter(element_id=OuterRef(element_ref))
-        .order_by("created", "id")
-        .values(
+        classifications.order_by("created", "id").values(
             json=JSONObject(
                 id="id",
                 ml_class=JSONObject(id="ml_class_id", name="ml_class__name"),
@@ -147,6 +156,27 @@ def element_classifications_subquery(element_ref):
                 worker_run_id="worker_run_id",
                 worker_run_summary="worker_run__summary",
                 worker_version="worker_run__version_id",
+            )
+        )
+    )
+
+
+def element_metadata_subquery(element_ref):
+    """The metadata of the outer query's element as JSON objects (see `ElementMetaDataSerializer`), by name."""
+    return ArraySubquery(
+        MetaData.objects.filter(element_id=OuterRef(element_ref))
+        .order_by("name", "id")
+        .values(
+            json=JSONObject(
+                id="id",
+                type="type",
+                name="name",
+                value="value",
+                entity_id="entity_id",
+                worker_run_id="worker_run_id",
+                worker_run_summary="worker_run__summary",
+                worker_version_id="worker_run__version_id",
+                created="created",
             )
         )
     )

@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arkindex.api.params import INT_MAX
-from documents.api.serializers import PolygonField, WorkerRunSummarySerializer
+from documents.api.serializers import MetaDataDateSerializer, PolygonField, WorkerRunSummarySerializer
 from documents.models import (
     Classification,
     Embedding,
@@ -244,13 +244,6 @@ class MetaDataValueField(serializers.Field):
 
     def to_representation(self, value):
         return value
-
-
-class MetaDataDateSerializer(serializers.Serializer):
-    type = serializers.CharField(read_only=True)
-    year = serializers.IntegerField(read_only=True)
-    month = serializers.IntegerField(read_only=True, allow_null=True)
-    day = serializers.IntegerField(read_only=True, allow_null=True)
 
 
 class MetaDataSerializer(ResultSerializer):

@@ -8,12 +8,14 @@ worker reads those keys; RetrieveElement lists the element's `classifications`, 
 element's own query (`selectors.element_classifications_subquery`).
 """
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from arkindex.api.params import INT_MAX
-from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer
+from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer, MetaType
+from documents.result_services import metadata_dates
 from documents.selectors import check_corpus_level, corpus_with_level, element_classifications, rights_from_level
 from users.models import Role
 
@@ -183,6 +185,76 @@ class WorkerRunSummarySerializer(serializers.Serializer):
 # Elements
 
 
+class ElementClassificationClassSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class ElementClassificationSerializer(serializers.Serializer):
+    """A classification as RetrieveElement lists it (arkindex-cli reads `ml_class.name` and `worker_version`)."""
+
+    id = serializers.UUIDField(read_only=True)
+    ml_class = ElementClassificationClassSerializer(read_only=True)
+    state = serializers.ChoiceField(choices=ClassificationState.choices, read_only=True)
+    confidence = serializers.FloatField(read_only=True, allow_null=True)
+    high_confidence = serializers.BooleanField(read_only=True)
+    worker_version = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="Version of the worker run that made it; null for a person's."
+    )
+    worker_run = WorkerRunSummarySerializer(read_only=True, allow_null=True)
+
+    def to_representation(self, row):
+        # `row` is one item of the element's `classification_list` (JSON from the element's query).
+        run = {"id": row["worker_run_id"], "summary": row["worker_run_summary"]} if row["worker_run_id"] else None
+        return {
+            "id": row["id"],
+            "ml_class": row["ml_class"],
+            "state": row["state"],
+            "confidence": row["confidence"],
+            "high_confidence": row["high_confidence"],
+            "worker_version": row["worker_version"],
+            "worker_run": run,
+        }
+
+
+class MetaDataDateSerializer(serializers.Serializer):
+    type = serializers.CharField(read_only=True)
+    year = serializers.IntegerField(read_only=True)
+    month = serializers.IntegerField(read_only=True, allow_null=True)
+    day = serializers.IntegerField(read_only=True, allow_null=True)
+
+
+class ElementMetaDataSerializer(serializers.Serializer):
+    """A metadata as element lists show it `with_metadata`: the shape of ListElementMetaData's items."""
+
+    id = serializers.UUIDField(read_only=True)
+    type = serializers.ChoiceField(choices=MetaType.choices, read_only=True)
+    name = serializers.CharField(read_only=True)
+    value = serializers.CharField(read_only=True)
+    dates = MetaDataDateSerializer(many=True, read_only=True, help_text="The dates of a date metadata, parsed.")
+    entity_id = serializers.UUIDField(read_only=True, allow_null=True)
+    worker_run = WorkerRunSummarySerializer(read_only=True, allow_null=True)
+    worker_run_id = serializers.UUIDField(read_only=True, allow_null=True)
+    worker_version_id = serializers.UUIDField(read_only=True, allow_null=True)
+    created = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, row):
+        # `row` is one item of the element's `metadata_list` (JSON from the page's query).
+        run_id = row["worker_run_id"]
+        return {
+            "id": row["id"],
+            "type": row["type"],
+            "name": row["name"],
+            "value": row["value"],
+            "dates": metadata_dates(row["value"]) if row["type"] == MetaType.Date else [],
+            "entity_id": row["entity_id"],
+            "worker_run": {"id": run_id, "summary": row["worker_run_summary"]} if run_id else None,
+            "worker_run_id": run_id,
+            "worker_version_id": row["worker_version_id"],
+            "created": self.fields["created"].to_representation(parse_datetime(row["created"])),
+        }
+
+
 class ElementSerializer(serializers.ModelSerializer):
     """
     An element as lists return it. `has_children` is present when the list was asked
@@ -198,6 +270,8 @@ class ElementSerializer(serializers.ModelSerializer):
     worker_run_id = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     has_children = serializers.BooleanField(read_only=True, required=False)
+    classes = serializers.SerializerMethodField()
+    metadata = serializers.SerializerMethodField()
 
     class Meta:
         model = Element
@@ -216,9 +290,11 @@ class ElementSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "created",
             "has_children",
+            "classes",
+            "metadata",
         )
         read_only_fields = fields
-        optional_response_fields = ("has_children", "zone", "corpus")
+        optional_response_fields = ("has_children", "zone", "corpus", "classes", "metadata")
 
     # The worker run comes with the element (`selectors.ELEMENT_RELATED`): no query per element.
     @extend_schema_field(WorkerRunSummarySerializer(allow_null=True))
@@ -247,6 +323,17 @@ class ElementSerializer(serializers.ModelSerializer):
             return None
         return iiif_region_url(element, f",{THUMBNAIL_HEIGHT}")
 
+    # Both come in the page's own query (`documents.selectors`, annotated by the lists that ask).
+    @extend_schema_field(ElementClassificationSerializer(many=True))
+    def get_classes(self, element):
+        """With `with_classes`: the element's best classes, validated or high-confidence and not rejected."""
+        return ElementClassificationSerializer(getattr(element, "best_class_list", None) or [], many=True).data
+
+    @extend_schema_field(ElementMetaDataSerializer(many=True))
+    def get_metadata(self, element):
+        """With `with_metadata`: the element's metadata, by name."""
+        return ElementMetaDataSerializer(getattr(element, "metadata_list", None) or [], many=True).data
+
     def to_representation(self, element):
         # `has_children` is left out by DRF when the list did not annotate it (the field is not required).
         data = super().to_representation(element)
@@ -255,10 +342,11 @@ class ElementSerializer(serializers.ModelSerializer):
             data.pop("zone")
         if not options.get("with_corpus", True):
             data.pop("corpus")
-        if options.get("with_classes"):
-            data["classes"] = []
-        if options.get("with_metadata"):
-            data["metadata"] = []
+        # Absent from the fields of RetrieveElement's serializer, which lists all `classifications`.
+        if not options.get("with_classes"):
+            data.pop("classes", None)
+        if not options.get("with_metadata"):
+            data.pop("metadata", None)
         return data
 
 
@@ -360,38 +448,6 @@ class ElementCreateSerializer(serializers.Serializer):
         return data
 
 
-class ElementClassificationClassSerializer(serializers.Serializer):
-    id = serializers.UUIDField(read_only=True)
-    name = serializers.CharField(read_only=True)
-
-
-class ElementClassificationSerializer(serializers.Serializer):
-    """A classification as RetrieveElement lists it (arkindex-cli reads `ml_class.name` and `worker_version`)."""
-
-    id = serializers.UUIDField(read_only=True)
-    ml_class = ElementClassificationClassSerializer(read_only=True)
-    state = serializers.ChoiceField(choices=ClassificationState.choices, read_only=True)
-    confidence = serializers.FloatField(read_only=True, allow_null=True)
-    high_confidence = serializers.BooleanField(read_only=True)
-    worker_version = serializers.UUIDField(
-        read_only=True, allow_null=True, help_text="Version of the worker run that made it; null for a person's."
-    )
-    worker_run = WorkerRunSummarySerializer(read_only=True, allow_null=True)
-
-    def to_representation(self, row):
-        # `row` is one item of the element's `classification_list` (JSON from the element's query).
-        run = {"id": row["worker_run_id"], "summary": row["worker_run_summary"]} if row["worker_run_id"] else None
-        return {
-            "id": row["id"],
-            "ml_class": row["ml_class"],
-            "state": row["state"],
-            "confidence": row["confidence"],
-            "high_confidence": row["high_confidence"],
-            "worker_version": row["worker_version"],
-            "worker_run": run,
-        }
-
-
 class ElementDetailSerializer(ElementSerializer):
     """An element as RetrieveElement returns it; also the body of (Partial)UpdateElement."""
 
@@ -403,7 +459,13 @@ class ElementDetailSerializer(ElementSerializer):
     classifications = serializers.SerializerMethodField()
 
     class Meta(ElementSerializer.Meta):
-        fields = (*ElementSerializer.Meta.fields, "image", "polygon", "classifications")
+        # Its own `classifications` (all of them) stand for the lists' `classes` and `metadata`.
+        fields = (
+            *(name for name in ElementSerializer.Meta.fields if name not in ("classes", "metadata")),
+            "image",
+            "polygon",
+            "classifications",
+        )
         read_only_fields = (
             "id",
             "corpus",

@@ -46,6 +46,8 @@ from documents.selectors import (
     check_corpus_level,
     corpora_for_user,
     element_children,
+    element_classifications_subquery,
+    element_metadata_subquery,
     element_parents,
     elements_with_level,
     get_corpus,
@@ -209,6 +211,10 @@ class ElementListBase(ListAPIView):
         filters = self.get_filters()
         provenance_runs = getattr(parent, "provenance_runs", None)
         queryset = filters.filter(queryset.select_related(*ELEMENT_RELATED), parent.type_list, provenance_runs)
+        if filters.options["with_classes"]:
+            queryset = queryset.annotate(best_class_list=element_classifications_subquery("pk", best=True))
+        if filters.options["with_metadata"]:
+            queryset = queryset.annotate(metadata_list=element_metadata_subquery("pk"))
         return filters.sort(queryset, positioned=positioned)
 
 

@@ -124,6 +124,8 @@ def test_list_elements_options(user_client, corpus, tree):
     assert item["has_children"] is True
     assert "zone" not in item and "corpus" not in item
     assert item["classes"] == [] and item["metadata"] == []
+    plain = user_client.get(reverse("corpus-elements", kwargs={"corpus": corpus.id}), {"type": "page"})
+    assert "classes" not in plain.json()["results"][0] and "metadata" not in plain.json()["results"][0]
 
     folders = user_client.get(
         reverse("corpus-elements", kwargs={"corpus": corpus.id}), {"type": "line", "with_has_children": "true"}
@@ -159,13 +161,119 @@ def test_list_elements_rights(other_client, anonymous_client, other_user, corpus
     assert other_client.get(reverse("corpus-elements", kwargs={"corpus": MISSING})).status_code == 404
 
 
+@pytest.fixture
+def classified(corpus, tree, user):
+    """Page P0 and P1 with classifications in every state and metadata of a person and of a worker run."""
+    from documents.models import Classification, MetaData, MLClass
+    from processes.models import Process, ProcessMode, WorkerRun
+    from workers.tests.factories import WorkerVersionFactory
+
+    run = WorkerRun.objects.create(
+        process=Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers),
+        version=WorkerVersionFactory(),
+    )
+    page, other = tree["pages"][0], tree["pages"][1]
+    ml_class = {name: MLClass.objects.create(corpus=corpus, name=name) for name in ("letter", "map", "photo", "seal")}
+    best = [
+        Classification.objects.create(element=page, ml_class=ml_class["letter"], state="validated", confidence=0.4),
+        Classification.objects.create(
+            element=page, ml_class=ml_class["map"], high_confidence=True, confidence=0.99, worker_run=run
+        ),
+    ]
+    # Neither validated nor confident, or rejected although confident: not among the best classes.
+    Classification.objects.create(element=page, ml_class=ml_class["photo"], confidence=0.5, worker_run=run)
+    Classification.objects.create(
+        element=page, ml_class=ml_class["seal"], high_confidence=True, state="rejected", worker_run=run
+    )
+    Classification.objects.create(element=other, ml_class=ml_class["seal"], state="validated")
+    metadata = [
+        MetaData.objects.create(element=page, type="date", name="date", value="1789-07-14"),
+        MetaData.objects.create(element=page, type="text", name="folio", value="12r", worker_run=run),
+    ]
+    return {"page": page, "best": best, "metadata": metadata, "run": run}
+
+
+def element_item(response, element):
+    return next(item for item in response.json()["results"] if item["id"] == str(element.id))
+
+
+@pytest.mark.parametrize("listing", ["corpus", "children", "parents"])
+def test_list_with_classes_and_metadata(user_client, corpus, tree, classified, listing):
+    page = classified["page"]
+    url = {
+        "corpus": reverse("corpus-elements", kwargs={"corpus": corpus.id}),
+        "children": children_url(tree["A"]),
+        "parents": parents_url(tree["lines"][0]),
+    }[listing]
+
+    response = user_client.get(url, {"with_classes": "true", "with_metadata": "true"})
+
+    item = element_item(response, page)
+    letter, map_ = classified["best"]
+    run = classified["run"]
+    assert item["classes"] == [
+        {
+            "id": str(letter.id),
+            "ml_class": {"id": str(letter.ml_class_id), "name": "letter"},
+            "state": "validated",
+            "confidence": 0.4,
+            "high_confidence": False,
+            "worker_version": None,
+            "worker_run": None,
+        },
+        {
+            "id": str(map_.id),
+            "ml_class": {"id": str(map_.ml_class_id), "name": "map"},
+            "state": "pending",
+            "confidence": 0.99,
+            "high_confidence": True,
+            "worker_version": str(run.version_id),
+            "worker_run": {"id": str(run.id), "summary": run.summary},
+        },
+    ]
+    date, folio = classified["metadata"]
+    assert item["metadata"] == [
+        {
+            "id": str(date.id),
+            "type": "date",
+            "name": "date",
+            "value": "1789-07-14",
+            "dates": [{"type": "exact", "year": 1789, "month": 7, "day": 14}],
+            "entity_id": None,
+            "worker_run": None,
+            "worker_run_id": None,
+            "worker_version_id": None,
+            "created": date.created.isoformat().replace("+00:00", "Z"),
+        },
+        {
+            "id": str(folio.id),
+            "type": "text",
+            "name": "folio",
+            "value": "12r",
+            "dates": [],
+            "entity_id": None,
+            "worker_run": {"id": str(run.id), "summary": run.summary},
+            "worker_run_id": str(run.id),
+            "worker_version_id": str(run.version_id),
+            "created": folio.created.isoformat().replace("+00:00", "Z"),
+        },
+    ]
+    # The same shape as ListElementMetaData's items.
+    listed = user_client.get(reverse("element-metadata", kwargs={"id": page.id})).json()
+    listed = listed["results"] if isinstance(listed, dict) else listed
+    assert [{key: entry[key] for key in item["metadata"][0]} for entry in listed] == item["metadata"]
+
+
 @pytest.mark.parametrize("page_size", [2, 10])
-def test_list_elements_query_count(user_client, corpus, tree, page_size, django_assert_num_queries):
-    # Token (+ its last use), corpus with rights, count, page.
+@pytest.mark.parametrize("options", [{}, {"with_classes": "true", "with_metadata": "true"}])
+def test_list_elements_query_count(
+    user_client, corpus, tree, classified, page_size, options, django_assert_num_queries
+):
+    # Token (+ its last use), corpus with rights, count, page (classes and metadata in the page's query).
     with django_assert_num_queries(5):
         response = user_client.get(
             reverse("corpus-elements", kwargs={"corpus": corpus.id}),
-            {"page_size": page_size, "with_has_children": "true", "folder": "false", "type": "page"},
+            {"page_size": page_size, "with_has_children": "true", "folder": "false", "type": "page", **options},
         )
     assert len(ids(response)) == min(page_size, 5)
 
@@ -240,12 +348,19 @@ def test_children_rights(other_client, tree):
 
 @pytest.mark.parametrize("page_size", [1, 4])
 @pytest.mark.parametrize("recursive", ["false", "true"])
-def test_children_query_count(user_client, tree, page_size, recursive, django_assert_num_queries):
+def test_children_query_count(user_client, tree, classified, page_size, recursive, django_assert_num_queries):
     # Token (+ its last use), parent with rights and one of its paths, count, page.
     with django_assert_num_queries(5):
         response = user_client.get(
             children_url(tree["A"]),
-            {"page_size": page_size, "recursive": recursive, "with_has_children": "true", "type": "page"},
+            {
+                "page_size": page_size,
+                "recursive": recursive,
+                "with_has_children": "true",
+                "type": "page",
+                "with_classes": "true",
+                "with_metadata": "true",
+            },
         )
     assert len(ids(response)) == page_size
 
@@ -275,9 +390,16 @@ def test_parents_bad_parameters_and_rights(user_client, other_client, tree):
 
 
 @pytest.mark.parametrize("page_size", [1, 3])
-def test_parents_query_count(user_client, tree, page_size, django_assert_num_queries):
+def test_parents_query_count(user_client, tree, classified, page_size, django_assert_num_queries):
     with django_assert_num_queries(5):
         response = user_client.get(
-            parents_url(tree["lines"][0]), {"page_size": page_size, "recursive": "true", "with_has_children": "1"}
+            parents_url(tree["lines"][0]),
+            {
+                "page_size": page_size,
+                "recursive": "true",
+                "with_has_children": "1",
+                "with_classes": "1",
+                "with_metadata": "1",
+            },
         )
     assert len(ids(response)) == page_size
