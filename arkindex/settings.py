@@ -233,6 +233,9 @@ SPECTACULAR_SETTINGS = {
         "StateEnum": "ponos.models.TaskState",
         "DatasetStateEnum": "datasets.models.DatasetState",
         "ClassificationStateEnum": "documents.models.ClassificationState",
+        "CredentialsStatusEnum": "ponos.api.repository_serializers.CREDENTIALS_STATUS_CHOICES",
+        # Images and data files share their check states.
+        "StatusEnum": "documents.models.ImageStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -360,11 +363,12 @@ FRONTEND_URL = os.environ.get("FRONTEND_URL", PUBLIC_URL).rstrip("/")
 # Where the embedded services of the quickstart keep their data.
 ARKINDEX_DATA_DIR = Path(os.environ.get("ARKINDEX_DATA_DIR", BASE_DIR / "data"))
 
-# Optional features, reported to the clients by RetrieveUser.
+# Optional features, reported to the clients by RetrieveUser (also to anonymous callers, in its 401).
+# `search`: SearchCorpus answers, on PostgreSQL's full-text search, for the corpora marked indexable.
 ARKINDEX_FEATURES = {
     "oidc": False,
     "signup": False,
-    "search": False,
+    "search": True,
 }
 
 # Key sealing the Ponos secrets at rest (AES-256-GCM with a key derived by HKDF, see ponos/secret_store.py).

@@ -99,3 +99,24 @@ def test_worker_import(live_server, transactional_db, user, repository, cli_pyth
     assert "Using existing worker version" in second.stderr + second.stdout
     assert Worker.objects.filter(repository_url=REPOSITORY_URL).count() == 1
     assert worker.versions.count() == 1
+
+
+OIDC_PROBE = """
+import os
+from arkindex import ArkindexClient
+from arkindex_cli.commands.login import has_oidc_feature
+
+# As `arkindex login` asks before anyone logged in: anonymously, the features come from the 401.
+client = ArkindexClient(base_url=os.environ["E2E_URL"])
+print(has_oidc_feature(client))
+"""
+
+
+@pytest.mark.parametrize("oidc", [True, False])
+def test_login_reads_features_anonymously(
+    live_server, transactional_db, cli_python, run_in_clients_env, settings, oidc
+):
+    settings.ARKINDEX_FEATURES = {**settings.ARKINDEX_FEATURES, "oidc": oidc}
+    result = run_in_clients_env(cli_python, OIDC_PROBE, env={"E2E_URL": live_server.url})
+    assert result.stdout.strip().splitlines()[-1] == str(oidc)
+    assert "Could not determine" not in result.stdout + result.stderr

@@ -73,6 +73,19 @@ try:
 except ErrorResponse as e:
     report["search_error"] = {"status": e.status_code, "content": e.content}
 
+# What callico reads: the corpus's worker runs to filter by, the children's classes and metadata.
+runs = client.paginate("ListCorpusWorkerRuns", id=os.environ["E2E_CORPUS_ID"])
+report["worker_runs"] = [{"id": run["id"], "summary": run["summary"]} for run in runs]
+classified = client.paginate("ListElementChildren", id=folder_id, with_classes=True, with_metadata=True)
+report["classified"] = {
+    child["name"]: {
+        "classes": [c["ml_class"]["name"] for c in child["classes"]],
+        "metadata": [(m["name"], m["value"]) for m in child["metadata"]],
+    }
+    for child in classified
+    if child["classes"] or child["metadata"]
+}
+
 print(json.dumps(report))
 """
 
@@ -108,7 +121,27 @@ def folder_tree(client_user):
     return corpus, folder, children
 
 
-def test_client_session(live_server, transactional_db, client_user, folder_tree, worker_python, run_in_clients_env):
+@pytest.fixture
+def classified_run(client_user, folder_tree):
+    """A worker run of a process on the corpus that classified the first page and gave it a metadata."""
+    from documents.models import Classification, MetaData, MLClass
+    from processes.models import Process, ProcessMode, WorkerRun
+    from workers.tests.factories import WorkerVersionFactory
+
+    corpus, _, children = folder_tree
+    process = Process.objects.create(corpus=corpus, creator=client_user, mode=ProcessMode.Workers)
+    run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    letter = MLClass.objects.create(corpus=corpus, name="letter")
+    Classification.objects.create(
+        element=children[0], ml_class=letter, confidence=0.98, high_confidence=True, worker_run=run
+    )
+    MetaData.objects.create(element=children[0], type="text", name="folio", value="1r", worker_run=run)
+    return run
+
+
+def test_client_session(
+    live_server, transactional_db, client_user, folder_tree, classified_run, worker_python, run_in_clients_env
+):
     corpus, folder, children = folder_tree
     process = run_in_clients_env(
         worker_python,
@@ -126,7 +159,9 @@ def test_client_session(live_server, transactional_db, client_user, folder_tree,
     # Shown by pytest only when an assertion below fails.
     print(json.dumps(report, indent=2))
 
-    assert report["anonymous_user"]["status"] in (401, 403)
+    # Anonymous: a 401 that still tells the instance's features (`arkindex login` reads them).
+    assert report["anonymous_user"]["status"] == 401
+    assert "oidc" in report["anonymous_user"]["content"]["features"]
 
     # A wrong password is a plain 400 (legacy body), which the client raises as ErrorResponse.
     wrong_login = report["wrong_login"]
@@ -156,3 +191,6 @@ def test_client_session(live_server, transactional_db, client_user, folder_tree,
     assert report["search_first"]["facets"]["source"] == [{"value": "element", "count": 1}]
     assert report["search_error"]["status"] == 400
     assert "query" in report["search_error"]["content"]
+
+    assert report["worker_runs"] == [{"id": str(classified_run.id), "summary": classified_run.summary}]
+    assert report["classified"] == {"Page 000": {"classes": ["letter"], "metadata": [["folio", "1r"]]}}

@@ -73,6 +73,23 @@ class StandardValidationError(exceptions.APIException):
         return standard_body("validation_error", self.errors)
 
 
+class NotAuthenticatedWith(exceptions.NotAuthenticated):
+    """
+    A 401 whose body carries more than the error, as is (DRF would turn every value into a string):
+    for instance the instance features that `arkindex login` reads before anyone logged in. The
+    standard shape makes the client raise `ArkindexClientError`, which is what the CLI catches;
+    `detail` stays for readers of DRF's shape.
+    """
+
+    def __init__(self, **extra):
+        super().__init__()
+        self.extra = extra
+
+    def get_body(self):
+        error = {"attr": None, "code": self.detail.code, "detail": self.detail}
+        return {**standard_body("client_error", [error]), "detail": str(self.detail), **self.extra}
+
+
 # PostgreSQL's codes of a foreign key and of a unique violation.
 INTEGRITY_CONFLICTS = {
     "23503": "An object this request refers to was deleted while it ran: check that it still exists.",
@@ -104,8 +121,11 @@ def exception_handler(exc, context):
             code="protected",
         )
 
-    if isinstance(exc, Conflict | StandardValidationError):
-        return Response(exc.get_body(), status=exc.status_code)
+    if isinstance(exc, Conflict | StandardValidationError | NotAuthenticatedWith):
+        # DRF's view set `auth_header` on authentication errors: the header a client answers with.
+        auth_header = getattr(exc, "auth_header", None)
+        headers = {"WWW-Authenticate": auth_header} if auth_header else None
+        return Response(exc.get_body(), status=exc.status_code, headers=headers)
 
     unavailable = unavailable_service(exc)
     if unavailable is not None:

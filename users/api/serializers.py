@@ -5,6 +5,11 @@ from rest_framework import serializers
 from users.models import User
 
 
+def instance_features():
+    """Optional features of this instance, as the clients test for them."""
+    return dict(settings.ARKINDEX_FEATURES)
+
+
 class UserSerializer(serializers.ModelSerializer):
     is_admin = serializers.BooleanField(read_only=True)
     features = serializers.SerializerMethodField()
@@ -16,7 +21,7 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_features(self, user) -> dict[str, bool]:
         """Optional features of this instance, as the clients test for them."""
-        return dict(settings.ARKINDEX_FEATURES)
+        return instance_features()
 
 
 class LoginSerializer(serializers.Serializer):

@@ -1,14 +1,15 @@
 import hashlib
 
 from django.contrib.auth.models import update_last_login
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.generics import RetrieveUpdateAPIView
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
-from users.api.serializers import LoginResponseSerializer, LoginSerializer, UserSerializer
+from arkindex.api.exceptions import NotAuthenticatedWith
+from users.api.serializers import LoginResponseSerializer, LoginSerializer, UserSerializer, instance_features
 from users.services import user_login_token
 
 
@@ -65,7 +66,25 @@ class UserRetrieve(RetrieveUpdateAPIView):
     def get_object(self):
         return self.request.user
 
-    @extend_schema(operation_id="RetrieveUser")
+    def permission_denied(self, request, message=None, code=None):
+        # Clients ask before logging in which features the instance has (`arkindex login`, OIDC).
+        if request.method == "GET" and request.authenticators and not request.successful_authenticator:
+            raise NotAuthenticatedWith(features=instance_features())
+        super().permission_denied(request, message, code)
+
+    @extend_schema(
+        operation_id="RetrieveUser",
+        responses={
+            200: UserSerializer,
+            401: OpenApiResponse(
+                description="No valid credentials. Without any, the body also has the instance's `features`."
+            ),
+        },
+        description=(
+            "The user making the request, with the `features` of this instance. Without credentials, a 401 "
+            "whose body has the same `features`, so that a client can tell before logging in how to log in."
+        ),
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -51,13 +51,27 @@ def test_retrieve_user(user_client, user, django_assert_num_queries):
         "display_name": "user",
         "is_admin": False,
         "created": user.created.isoformat().replace("+00:00", "Z"),
-        "features": {"oidc": False, "signup": False, "search": False},
+        "features": {"oidc": False, "signup": False, "search": True},
     }
     assert "auth_token" not in response.json()
 
 
-def test_retrieve_user_requires_login(anonymous_client):
+def test_retrieve_user_requires_login(anonymous_client, settings):
+    """Without credentials, a 401 with the instance's features: `arkindex login` reads them before logging in."""
+    settings.ARKINDEX_FEATURES = {"oidc": True, "signup": False, "search": True}
     response = anonymous_client.get(reverse("user-retrieve"))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json() == {
+        "type": "client_error",
+        "errors": [
+            {"attr": None, "code": "not_authenticated", "detail": "Authentication credentials were not provided."}
+        ],
+        "detail": "Authentication credentials were not provided.",
+        "features": {"oidc": True, "signup": False, "search": True},
+    }
+    # A change is refused as any other anonymous write.
+    response = anonymous_client.patch(reverse("user-retrieve"), {"display_name": "x"}, format="json")
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
