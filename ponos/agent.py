@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 
 from django.conf import settings
 from django.db import connections
@@ -28,10 +29,11 @@ from django.utils import timezone
 from django_rq import get_connection
 from rq import SimpleWorker
 
+from arkindex.pids import process_alive
 from arkindex.rq import DEFAULT_QUEUE
 from ponos.executors import die_with_parent
-from ponos.models import GPU, Agent, Farm
-from ponos.scheduler import check_agents, queue_name
+from ponos.models import GPU, Agent, Farm, Task
+from ponos.scheduler import check_agents, fail_tasks, queue_name
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +68,57 @@ def total_memory():
         return 0
 
 
-def register(farm_name, executor, concurrency):
+def reusable_agent(agent_file, farm):
+    """
+    The agent named in `agent_file` by an earlier run on this host, once that run is over (it
+    stopped, or its process is gone), or None. An agent process that still runs keeps its agent.
+    """
+    if agent_file is None or not agent_file.exists():
+        return None
+    try:
+        agent_id = uuid.UUID(agent_file.read_text().strip())
+    except ValueError:
+        logger.warning("%s does not hold an agent id: a new agent is registered", agent_file)
+        return None
+    agent = Agent.objects.filter(pk=agent_id, farm=farm, hostname=socket.gethostname()).first()
+    if agent is None:
+        return None
+    if agent.stopped is None and agent.pid != os.getpid() and process_alive(agent.pid):
+        logger.warning("Agent %s still runs as process %d: a new agent is registered", agent.id, agent.pid)
+        return None
+    return agent
+
+
+def register(farm_name, executor, concurrency, agent_file=None):
+    """
+    The agent row of this process: a new one, or with `agent_file` the one an earlier run on this
+    host left there (the quickstart keeps one agent across restarts instead of piling up stopped
+    ones). Tasks the earlier run still held end first, as for an agent found dead.
+    """
     farm, _ = Farm.objects.get_or_create(name=farm_name)
-    agent = Agent.objects.create(
-        farm=farm,
-        hostname=socket.gethostname(),
-        pid=os.getpid(),
-        cpu_cores=os.cpu_count() or 1,
-        ram_total=total_memory(),
-        concurrency=concurrency,
-        executor=executor,
-        last_ping=timezone.now(),
-    )
+    details = {
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "cpu_cores": os.cpu_count() or 1,
+        "ram_total": total_memory(),
+        "concurrency": concurrency,
+        "executor": executor,
+        "last_ping": timezone.now(),
+        "stopped": None,
+    }
+    agent = reusable_agent(agent_file, farm)
+    if agent is None:
+        agent = Agent.objects.create(farm=farm, **details)
+    else:
+        fail_tasks(
+            Task.objects.filter(agent=agent),
+            "The agent running this task was restarted while it ran: the task was ended. Restart it to run it again.",
+        )
+        Agent.objects.filter(pk=agent.pk).update(**details)
+        agent.refresh_from_db()
+    if agent_file is not None:
+        agent_file.parent.mkdir(parents=True, exist_ok=True)
+        agent_file.write_text(f"{agent.id}\n")
     for gpu in detect_gpus():
         # A GPU belongs to the agent that last saw it: a restarted agent takes its host's GPUs back.
         details = {"agent": agent, "index": gpu["index"], "name": gpu["name"], "ram_total": gpu["ram_total"]}
@@ -98,10 +139,11 @@ def run_slot(agent_id, queues, gpu_id):
 
 
 class AgentProcess:
-    def __init__(self, farm_name, executor, concurrency):
+    def __init__(self, farm_name, executor, concurrency, agent_file=None):
         self.farm_name = farm_name
         self.executor = executor
         self.concurrency = concurrency
+        self.agent_file = agent_file
         self.slots = {}
         self.stopping = False
 
@@ -124,7 +166,7 @@ class AgentProcess:
         self.stopping = True
 
     def run(self, on_ready=None):
-        self.agent = register(self.farm_name, self.executor, self.concurrency)
+        self.agent = register(self.farm_name, self.executor, self.concurrency, self.agent_file)
         for spec in self.slot_specs(self.agent):
             self.start_slot(spec)
         signal.signal(signal.SIGTERM, self.request_stop)

@@ -4,6 +4,7 @@ with no `DATABASE_URL` nor `REDIS_URL`, so that the embedded PostgreSQL and Redi
 second run on the same data folder must bring back the same administrator, token and data.
 """
 
+import json
 import re
 import shutil
 import signal
@@ -87,6 +88,39 @@ def run_job(redis_url, timeout=20):
         connection.close()
 
 
+def manage_on(data_dir, code):
+    """`arkindex-server --data-dir DIR shell -c CODE` as the banner tells, from elsewhere, nothing exported."""
+    return subprocess.run(
+        [str(QUICKSTART), "--data-dir", str(data_dir), "shell", "-c", code],
+        env=child_env(),
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+SHELL_REPORT = (
+    "import json; from django.conf import settings; from ponos.models import Agent; "
+    "from django.contrib.auth import get_user_model; "
+    "print(json.dumps({'media': str(settings.MEDIA_ROOT), 'debug': settings.DEBUG, "
+    "'agents': Agent.objects.count(), 'running_agents': Agent.objects.filter(stopped__isnull=True).count(), "
+    "'users': get_user_model().objects.count()}))"
+)
+
+
+def report_once_agent_runs(data_dir, timeout=60):
+    """The shell report, once the quickstart's agent has registered (it starts beside the API)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = manage_on(data_dir, SHELL_REPORT)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        if report["running_agents"] or time.monotonic() > deadline:
+            return report
+        time.sleep(1)
+
+
 def test_quickstart_embedded_twice(data_dir):
     # First run: everything is created.
     first = Quickstart(data_dir)
@@ -94,8 +128,20 @@ def test_quickstart_embedded_twice(data_dir):
         email, password, token, exports = first.wait_ready()
         assert email == "admin@localhost"
         assert set(exports) == {"DATABASE_URL", "REDIS_URL"}
-        assert exports["REDIS_URL"].startswith("unix://")
+        # The socket lives in the data folder, at the same path at every start.
+        assert exports["REDIS_URL"] == f"unix://{data_dir.resolve()}/redis/redis.sock?db=0"
         assert "export ARKINDEX_API_URL=http://localhost:" in first.output()
+        assert f"arkindex-server --data-dir {data_dir.resolve()} <command>" in first.output()
+
+        # A management command as the banner prints it: the same database, secret key and media folder.
+        report = report_once_agent_runs(data_dir)
+        assert report == {
+            "media": str(data_dir.resolve() / "media"),
+            "debug": True,
+            "agents": 1,
+            "running_agents": 1,
+            "users": 1,
+        }
 
         assert http("GET", f"{first.base}/api/v1/health/") == (200, {"database": "ok", "redis": "ok"})
         status, body = http("POST", f"{first.base}/api/v1/user/login/", {"email": email, "password": password})
@@ -116,13 +162,20 @@ def test_quickstart_embedded_twice(data_dir):
         code = first.stop()
     assert code == 0, first.output()
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "the embedded PostgreSQL is still running"
-    assert {"secret_key", "admin.json", "postgres", "redis"} <= {path.name for path in data_dir.iterdir()}
+    assert {"secret_key", "admin.json", "postgres", "redis", "agent_id"} <= {path.name for path in data_dir.iterdir()}
+    stopped = manage_on(data_dir, "print(1)")
+    assert stopped.returncode == 1
+    assert f"No quickstart runs in {data_dir.resolve()}: start one with" in stopped.stderr
 
     # Second run: the same credentials, the same data.
     second = Quickstart(data_dir)
     try:
-        *credentials, exports = second.wait_ready()
+        *credentials, second_exports = second.wait_ready()
         assert credentials == [email, password, token]
+        assert second_exports == exports
+        # The quickstart's agent is the same one as in the first run.
+        report = report_once_agent_runs(data_dir)
+        assert (report["agents"], report["running_agents"]) == (1, 1)
         status, body = http("POST", f"{second.base}/api/v1/user/login/", {"email": email, "password": password})
         assert (status, body["auth_token"]) == (200, login_token)
         assert redis.Redis.from_url(exports["REDIS_URL"]).get(REDIS_KEY) == b"kept"

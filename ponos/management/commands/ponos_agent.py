@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 
 from ponos.agent import AgentProcess
@@ -18,8 +20,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency", type=int, default=1, help="Tasks without GPU run at the same time (default: 1)."
         )
+        parser.add_argument(
+            "--agent-file",
+            type=Path,
+            help="File keeping this agent's id: a later run on this host with the same file is the same agent, "
+            "once this one is over (the quickstart keeps one in its data folder).",
+        )
 
-    def handle(self, *args, farm, executor, concurrency, **options):
+    def handle(self, *args, farm, executor, concurrency, agent_file, **options):
         if concurrency < 1:
             self.stderr.write("--concurrency must be at least 1.")
             raise SystemExit(2)
@@ -32,5 +40,5 @@ class Command(BaseCommand):
             )
             self.stdout.flush()
 
-        AgentProcess(farm, executor, concurrency).run(on_ready=ready)
+        AgentProcess(farm, executor, concurrency, agent_file).run(on_ready=ready)
         self.stdout.write("Agent stopped.")
