@@ -12,6 +12,26 @@ from arkindex.rq import QUEUES
 # S3 storages for the tests of both storages.
 pytest_plugins = ["ponos.tests.running", "tests.s3"]
 
+# Tests that start servers, agents or the clients' environments: they run after all the others,
+# so that a broken rule fails the run in its first minutes. `pytest -m "not slow and not e2e"` runs
+# the fast stage alone.
+SLOW_MARKERS = ("slow", "e2e")
+
+
+def is_slow(item):
+    return any(item.get_closest_marker(marker) for marker in SLOW_MARKERS)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    # A stable sort: within each stage, the order pytest-django chose stays.
+    items.sort(key=is_slow)
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    slow = sum(1 for item in items if is_slow(item))
+    return f"fast tests first ({len(items) - slow}), then the slow ones ({slow})"
+
 
 @pytest.fixture(scope="session")
 def live_server(request):

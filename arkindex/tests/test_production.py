@@ -19,6 +19,8 @@ from arkindex.settings import DEFAULT_SECRET_KEY
 from arkindex.tests.conftest import REPO_ROOT, child_env, free_port, http, run_cli, stop_process, wait_for
 from users.models import Token
 
+pytestmark = pytest.mark.slow
+
 
 def production_env(**overrides):
     return {

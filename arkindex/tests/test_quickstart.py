@@ -21,6 +21,8 @@ from rq import Queue
 from arkindex import cli
 from arkindex.tests.conftest import child_env, free_port, http, stop_process, wait_for
 
+pytestmark = pytest.mark.slow
+
 QUICKSTART = Path(sys.executable).with_name("arkindex-server")
 READY_LINE = "Stop with Ctrl-C."
 REDIS_KEY = "arkindex-quickstart-test"

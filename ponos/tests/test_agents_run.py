@@ -24,7 +24,7 @@ from processes.models import Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Right, Role, Token
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("transactional_db")]
 
 
 # A task: prints what it sees, fails when asked to, and leaves `result.txt` made of its name and

@@ -22,7 +22,7 @@ from processes.models import Process, ProcessState
 from users.models import Token
 from workers.models import Worker, WorkerVersion
 
-pytestmark = pytest.mark.usefixtures("transactional_db")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("transactional_db")]
 
 PASSWORD = "glpat-secret-for-the-test"
 VERSION_2 = """
