@@ -262,13 +262,12 @@ def delete_processes(process_ids):
     """
     from django.db import connection, transaction
 
-    from processes.deletion import PROCESS_DELETION_HOOKS
     from processes.models import Process, WorkerRun
+    from processes.signals import process_deleting
 
     with transaction.atomic(), connection.cursor() as cursor:
         for process_id in process_ids:
-            for hook in PROCESS_DELETION_HOOKS:
-                hook(cursor, process_id)
+            process_deleting.send(sender=Process, cursor=cursor, process_id=process_id)
         WorkerRun.objects.filter(process_id__in=process_ids).delete()
         Process.objects.filter(id__in=process_ids).delete()
 

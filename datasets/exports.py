@@ -91,7 +91,7 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.services import on_corpus_deletion
+from documents.signals import corpus_deleting
 from processes.models import WorkerRun
 from users.models import User
 from workers.models import Model, ModelVersion, Worker, WorkerConfiguration, WorkerType, WorkerVersion
@@ -604,8 +604,8 @@ def delete_export_file(sender, instance, **kwargs):
     transaction.on_commit(lambda: storage.delete(key))
 
 
-@on_corpus_deletion
-def delete_corpus_exports(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_exports(sender, cursor, corpus_id, **kwargs):
     cursor.execute(f"DELETE FROM {EXPORTS} WHERE corpus_id = %s", [corpus_id])
     transaction.on_commit(lambda: delete_folder(export_folder(corpus_id)))
 

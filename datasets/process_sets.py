@@ -5,12 +5,13 @@ process without any set cannot start; a set that a process uses cannot be delete
 """
 
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from rest_framework.exceptions import NotFound, ValidationError
 
 from datasets.models import DatasetSet, ProcessSet
 from datasets.services import sets_subquery
-from processes.deletion import on_process_deletion
 from processes.models import Process, ProcessMode
+from processes.signals import process_deleting
 from processes.starting import dataset_start_check
 from processes.worker_runs import check_not_started
 
@@ -74,6 +75,6 @@ def needs_a_set(process):
     return {}
 
 
-@on_process_deletion
-def delete_process_sets(cursor, process_id):
+@receiver(process_deleting, sender=Process)
+def delete_process_sets(sender, cursor, process_id, **kwargs):
     cursor.execute(f"DELETE FROM {PROCESS_SETS} WHERE process_id = %s", [str(process_id)])

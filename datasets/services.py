@@ -13,13 +13,14 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef
 from django.db.models.functions import JSONObject
+from django.dispatch import receiver
 from rest_framework.exceptions import NotFound, ValidationError
 
 from arkindex.api.exceptions import Conflict
 from datasets.models import DATASET_TRANSITIONS, Dataset, DatasetElement, DatasetSet, DatasetState
-from documents.models import Element, Selection
+from documents.models import Corpus, Element, Selection
 from documents.selectors import ELEMENT_RELATED, corpus_level_subquery
-from documents.services import on_corpus_deletion, on_element_deletion
+from documents.signals import corpus_deleting, elements_deleting
 
 DATASETS = Dataset._meta.db_table
 SETS = DatasetSet._meta.db_table
@@ -306,8 +307,8 @@ def dataset_element_destroy(*, dataset, set_name, element_id):
 # Deletion hooks: run in the transaction of a corpus's or elements' deletion (see `documents.services`).
 
 
-@on_corpus_deletion
-def delete_corpus_datasets(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_datasets(sender, cursor, corpus_id, **kwargs):
     corpus_datasets = f"SELECT id FROM {DATASETS} WHERE corpus_id = %(corpus)s"
     params = {"corpus": corpus_id}
     cursor.execute(f"DELETE FROM {DATASET_ELEMENTS} WHERE dataset_id IN ({corpus_datasets})", params)
@@ -315,6 +316,6 @@ def delete_corpus_datasets(cursor, corpus_id):
     cursor.execute(f"DELETE FROM {DATASETS} WHERE corpus_id = %(corpus)s", params)
 
 
-@on_element_deletion
-def delete_element_datasets(cursor):
+@receiver(elements_deleting, sender=Element)
+def delete_element_datasets(sender, cursor, **kwargs):
     cursor.execute(f"DELETE FROM {DATASET_ELEMENTS} WHERE element_id IN (SELECT id FROM doomed_elements)")

@@ -23,6 +23,7 @@ import logging
 import re
 
 from django.db import transaction
+from django.dispatch import receiver
 from rest_framework.exceptions import ValidationError
 
 from arkindex import storage
@@ -30,9 +31,9 @@ from arkindex.api.exceptions import Conflict
 from arkindex.cleanup import UUID, ObjectFilesSweeper
 from arkindex.cleanup import register as register_sweeper
 from arkindex.uploads import UploadTarget, register_upload_target
-from documents.models import DataFile, ImageStatus
+from documents.models import Corpus, DataFile, ImageStatus
 from documents.selectors import check_corpus_level, corpus_level_subquery
-from documents.services import on_corpus_deletion
+from documents.signals import corpus_deleting
 from users.models import Role
 
 logger = logging.getLogger(__name__)
@@ -135,8 +136,8 @@ def data_file_destroy(*, data_file):
     logger.info("Deleted data file %s", key)
 
 
-@on_corpus_deletion
-def delete_corpus_data_files(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_data_files(sender, cursor, corpus_id, **kwargs):
     """A corpus's data files go with it; their content is deleted from the storage after the commit."""
     params = {"corpus": corpus_id}
     corpus_files = f"SELECT id FROM {DATA_FILES} WHERE corpus_id = %(corpus)s"

@@ -2,7 +2,7 @@
 Writes of worker results: transcriptions, ML classes, classifications, metadata.
 
 Bulk writes are one INSERT per table whatever the number of items, and the deletion of elements
-or corpora removes their results with one statement per table (called by `documents.services`).
+or corpora removes their results with one statement per table (`documents.deletion`).
 Rights and the worker run are checked by the views before these run.
 """
 
@@ -12,6 +12,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 
+from documents.deletion import subtrees_delete, tree_lock
 from documents.models import (
     Classification,
     ClassificationState,
@@ -32,35 +33,6 @@ T = Transcription._meta.db_table
 TE = TranscriptionEntity._meta.db_table
 ELEMENTS = Element._meta.db_table
 PATHS = ElementPath._meta.db_table
-
-
-def element_results_deletion():
-    """SQL statements deleting the results of the elements listed in `doomed_elements`."""
-    doomed = "(SELECT id FROM doomed_elements)"
-    return [
-        f"DELETE FROM {TE} WHERE transcription_id IN (SELECT id FROM {T} WHERE element_id IN {doomed})",
-        f"DELETE FROM {T} WHERE element_id IN {doomed}",
-        f"DELETE FROM {Classification._meta.db_table} WHERE element_id IN {doomed}",
-        f"DELETE FROM {MetaData._meta.db_table} WHERE element_id IN {doomed}",
-        f"DELETE FROM {Embedding._meta.db_table} WHERE element_id IN {doomed}",
-    ]
-
-
-def corpus_results_deletion():
-    """SQL statements deleting the results and the classes and entities of the corpus `%(corpus)s`."""
-    in_corpus = f"(SELECT id FROM {ELEMENTS} WHERE corpus_id = %(corpus)s::uuid)"
-    return [
-        f"DELETE FROM {TE} WHERE entity_id IN "
-        f"(SELECT id FROM {Entity._meta.db_table} WHERE corpus_id = %(corpus)s::uuid)",
-        f"DELETE FROM {TE} WHERE transcription_id IN (SELECT id FROM {T} WHERE element_id IN {in_corpus})",
-        f"DELETE FROM {T} WHERE element_id IN {in_corpus}",
-        f"DELETE FROM {Classification._meta.db_table} WHERE element_id IN {in_corpus}",
-        f"DELETE FROM {MetaData._meta.db_table} WHERE element_id IN {in_corpus}",
-        f"DELETE FROM {Embedding._meta.db_table} WHERE element_id IN {in_corpus}",
-        f"DELETE FROM {Entity._meta.db_table} WHERE corpus_id = %(corpus)s::uuid",
-        f"DELETE FROM {EntityType._meta.db_table} WHERE corpus_id = %(corpus)s::uuid",
-        f"DELETE FROM {MLClass._meta.db_table} WHERE corpus_id = %(corpus)s::uuid",
-    ]
 
 
 # Transcriptions
@@ -88,8 +60,6 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
     the same type with the same polygon is reused (`created: false`), so that a worker retrying a
     batch does not duplicate its lines. One INSERT per table; returns `[(transcription, element_id, created)]`.
     """
-    from documents.services import tree_lock
-
     with transaction.atomic():
         tree_lock(parent.corpus_id, shared=True)
         # Siblings created at the same time must not get the same position.
@@ -361,7 +331,7 @@ def worker_results_delete(*, corpus_id, runs_sql, runs_params, scope_ids=None):
     statements per table whatever the number of rows:
 
     - the elements they created, with their descendants that have no other way up (see
-      `documents.services.subtrees_delete`) and everything attached to those;
+      `documents.deletion.subtrees_delete`) and everything attached to those;
     - their transcriptions (with every entity marked in them), classifications, metadata,
       embeddings and transcription entities;
     - the entities they found, with every place those are marked at, even by another run; metadata
@@ -373,8 +343,6 @@ def worker_results_delete(*, corpus_id, runs_sql, runs_params, scope_ids=None):
     and their descendants. Results of other runs and made by hand stay. Returns the number of rows
     deleted per kind of result.
     """
-    from documents.services import subtrees_delete, tree_lock
-
     params = {"corpus": str(corpus_id)}
     counts = {}
     scoped = scope_ids is not None

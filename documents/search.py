@@ -32,8 +32,9 @@ from django.dispatch import receiver
 
 from arkindex.jobs import enqueue_job
 from arkindex.models import Job
+from documents.deletion import tree_lock
 from documents.models import Corpus, Element, ElementType, SearchEntry, SearchSource
-from documents.services import on_corpus_deletion, on_element_deletion, tree_lock
+from documents.signals import corpus_deleting, elements_deleting
 
 logger = logging.getLogger(__name__)
 
@@ -249,13 +250,13 @@ def indexable_changed(sender, instance, created, **kwargs):
 # Deletions: the entries go first, in one statement, rather than one cascade at a time.
 
 
-@on_corpus_deletion
-def delete_corpus_entries(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_entries(sender, cursor, corpus_id, **kwargs):
     cursor.execute(f"DELETE FROM {ENTRIES} WHERE corpus_id = %s", [corpus_id])
 
 
-@on_element_deletion
-def delete_element_entries(cursor):
+@receiver(elements_deleting, sender=Element)
+def delete_element_entries(sender, cursor, **kwargs):
     cursor.execute(
         f"DELETE FROM {ENTRIES} WHERE parent_id IN (SELECT id FROM doomed_elements) "
         "OR element_id IN (SELECT id FROM doomed_elements)"

@@ -8,11 +8,12 @@ can still read. Deleting elements or a corpus removes them from every selection.
 """
 
 from django.db import connection, transaction
+from django.dispatch import receiver
 from rest_framework.exceptions import ValidationError
 
-from documents.models import Element, Selection
+from documents.models import Corpus, Element, Selection
 from documents.selectors import ELEMENT_RELATED, corpora_for_user
-from documents.services import on_corpus_deletion, on_element_deletion
+from documents.signals import corpus_deleting, elements_deleting
 
 SELECTIONS = Selection._meta.db_table
 ELEMENTS = Element._meta.db_table
@@ -77,13 +78,13 @@ def selection_remove(*, user, element_ids=None):
 # Deletion hooks: run in the transaction of a corpus's or elements' deletion (see `documents.services`).
 
 
-@on_corpus_deletion
-def delete_corpus_selections(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_selections(sender, cursor, corpus_id, **kwargs):
     cursor.execute(
         f"DELETE FROM {SELECTIONS} WHERE element_id IN (SELECT id FROM {ELEMENTS} WHERE corpus_id = %s)", [corpus_id]
     )
 
 
-@on_element_deletion
-def delete_element_selections(cursor):
+@receiver(elements_deleting, sender=Element)
+def delete_element_selections(sender, cursor, **kwargs):
     cursor.execute(f"DELETE FROM {SELECTIONS} WHERE element_id IN (SELECT id FROM doomed_elements)")

@@ -182,12 +182,6 @@ def element_metadata_subquery(element_ref):
     )
 
 
-def element_classifications(element_id):
-    """The `classification_list` of one element fetched on its own (see `element_classifications_subquery`)."""
-    rows = Element.objects.filter(pk=element_id).values_list(element_classifications_subquery("pk"), flat=True)
-    return rows.first() or []
-
-
 def with_has_children(queryset):
     return queryset.annotate(has_children=Exists(ElementPath.objects.filter(parent=OuterRef("pk"))))
 

@@ -18,28 +18,18 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from arkindex.jobs import enqueue_job
+from documents.deletion import delete_corpus_results, subtrees_delete, tree_lock
 from documents.models import Corpus, Element, ElementPath, ElementType
+from documents.signals import corpus_deleting
 from users.models import Right, Role
 
 logger = logging.getLogger(__name__)
-
-# Namespace of the advisory locks on a corpus's element tree (any constant int4, "elts").
-TREE_LOCK_NAMESPACE = 0x656C7473
 
 # Above this number of descendants, DestroyElement deletes in a background job instead of the request.
 SYNC_DELETE_LIMIT = 1000
 
 PATHS = ElementPath._meta.db_table
 ELEMENTS = Element._meta.db_table
-
-
-def tree_lock(corpus_id, *, shared=False):
-    """Lock the element tree of a corpus until the end of the transaction."""
-    # Two int4 keys: the namespace, and the first 32 bits of the corpus id (a collision only serialises more).
-    key = int.from_bytes(corpus_id.bytes[:4], "big", signed=True)
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [TREE_LOCK_NAMESPACE, key])
 
 
 def _ids(values):
@@ -55,40 +45,6 @@ def corpus_create(*, user, name, description="", public=False):
         corpus = Corpus.objects.create(name=name, description=description, public=public, creator=user)
         Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
     return corpus
-
-
-# Apps below this one own tables that point at corpora and elements. They register here, from
-# their AppConfig.ready(), how to clear them: SQL run in the deletion's own transaction, before the
-# corpus or the elements go. A corpus hook gets (cursor, corpus_id); an element hook gets the cursor
-# while the temporary table `doomed_elements (id)` holds the IDs about to be deleted.
-CORPUS_DELETION_HOOKS = []
-ELEMENT_DELETION_HOOKS = []
-
-
-def on_corpus_deletion(hook):
-    CORPUS_DELETION_HOOKS.append(hook)
-    return hook
-
-
-def on_element_deletion(hook):
-    ELEMENT_DELETION_HOOKS.append(hook)
-    return hook
-
-
-def delete_element_results(cursor):
-    """Delete the worker results attached to the elements of `doomed_elements`, one statement per table."""
-    from documents.result_services import element_results_deletion
-
-    for sql in element_results_deletion():
-        cursor.execute(sql)
-
-
-def delete_corpus_results(cursor, corpus_id):
-    """Delete the worker results and result vocabularies (classes, entities) of a corpus."""
-    from documents.result_services import corpus_results_deletion
-
-    for sql in corpus_results_deletion():
-        cursor.execute(sql, {"corpus": corpus_id})
 
 
 def corpus_destroy(*, corpus, user=None):
@@ -118,8 +74,8 @@ def corpus_delete(*, corpus_id):
             logger.info("Corpus %s is already deleted", corpus_id)
             return False
         tree_lock(corpus_id)
-        for hook in CORPUS_DELETION_HOOKS:
-            hook(cursor, str(corpus_id))
+        # Apps below this one clear their tables first (`documents.signals`).
+        corpus_deleting.send(sender=Corpus, cursor=cursor, corpus_id=str(corpus_id))
         delete_corpus_results(cursor, str(corpus_id))
         cursor.execute(
             f"DELETE FROM {PATHS} AS path USING {ELEMENTS} AS element "
@@ -266,52 +222,6 @@ def element_delete(*, element_id):
         cursor.execute("INSERT INTO doomed_roots VALUES (%s)", [str(element_id)])
         deleted = subtrees_delete(cursor)
     logger.info("Deleted element %s and %d descendants", element_id, max(deleted - 1, 0))
-    return deleted
-
-
-def subtrees_delete(cursor):
-    """
-    Delete the elements listed in the temporary table `doomed_roots (id)` with their paths, and
-    every descendant all of whose paths go through one of them; the other descendants only lose
-    their paths through them. The caller holds the corpus's tree lock. Returns the number of
-    elements deleted; the temporary tables are dropped, so that it may run again in the same transaction.
-    """
-    # Each root's descendants' paths, read from the GIN index one root at a time: an overlap with
-    # the whole list of roots would compare every path with every root.
-    cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE doomed_paths ON COMMIT DROP AS
-        SELECT path.id, path.element_id FROM doomed_roots AS root
-        JOIN {PATHS} AS path ON path.path @> ARRAY[root.id]
-        """
-    )
-    cursor.execute("CREATE INDEX ON doomed_paths (id)")
-    cursor.execute("ANALYZE doomed_paths")
-    # A descendant with a path avoiding every root keeps it: each ancestor on that path survives too.
-    cursor.execute(
-        f"""
-        CREATE TEMPORARY TABLE doomed_elements ON COMMIT DROP AS
-        SELECT id FROM doomed_roots
-        UNION
-        SELECT descendant.element_id FROM (SELECT DISTINCT element_id FROM doomed_paths) AS descendant
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {PATHS} AS path
-            WHERE path.element_id = descendant.element_id
-            AND NOT EXISTS (SELECT 1 FROM doomed_paths WHERE doomed_paths.id = path.id)
-        )
-        """
-    )
-    cursor.execute("ANALYZE doomed_elements")
-    for hook in ELEMENT_DELETION_HOOKS:
-        hook(cursor)
-    delete_element_results(cursor)
-    cursor.execute(
-        f"DELETE FROM {PATHS} WHERE id IN (SELECT id FROM doomed_paths) OR element_id IN (SELECT id FROM doomed_roots)"
-    )
-    cursor.execute(f"DELETE FROM {ELEMENTS} WHERE id IN (SELECT id FROM doomed_elements)")
-    deleted = cursor.rowcount
-    # Dropped now, not only at commit: the caller's transaction may delete more elements.
-    cursor.execute("DROP TABLE doomed_elements, doomed_paths, doomed_roots")
     return deleted
 
 

@@ -19,12 +19,13 @@ import logging
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.functions import Now
+from django.dispatch import receiver
 
 from documents.models import Element
-from documents.services import on_element_deletion
-from processes.deletion import on_process_deletion
+from documents.signals import elements_deleting
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState, WorkerRun
 from processes.services import process_elements
+from processes.signals import process_deleting
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +136,13 @@ def release_task_activities(*, task_id, reason):
 # process only has activities on elements of its own corpus.
 
 
-@on_process_deletion
-def delete_process_activities(cursor, process_id):
+@receiver(process_deleting, sender=Process)
+def delete_process_activities(sender, cursor, process_id, **kwargs):
     cursor.execute(f"DELETE FROM {ACTIVITIES} WHERE process_id = %s", [str(process_id)])
 
 
-@on_element_deletion
-def delete_element_activities(cursor):
+@receiver(elements_deleting, sender=Element)
+def delete_element_activities(sender, cursor, **kwargs):
     cursor.execute(f"DELETE FROM {ACTIVITIES} WHERE element_id IN (SELECT id FROM doomed_elements)")
 
 

@@ -1,38 +1,33 @@
 """
 What deleting a corpus, elements or a process does to processes: a corpus takes its processes and
 their worker runs with it; a deleted element stops being a process's folder filter. Set-based SQL,
-run in the documents deletion's transaction (see `documents.services.on_corpus_deletion`).
+run in the documents deletion's transaction (receivers of `documents.signals`).
 
-Apps below this one (the scheduler's tasks, for instance) register what a process's deletion
-must also remove with `on_process_deletion`: each hook receives a cursor and the process id, inside
-the deletion's transaction, before the process and its worker runs are deleted.
+Apps below this one (the scheduler's tasks, for instance) clear what a process's deletion must
+also remove on `processes.signals.process_deleting`.
 """
 
-from documents.services import on_corpus_deletion, on_element_deletion
+from django.dispatch import receiver
+
+from documents.models import Corpus, Element
+from documents.signals import corpus_deleting, elements_deleting
 from processes.models import Process, WorkerRun
+from processes.signals import process_deleting
 
 PROCESSES = Process._meta.db_table
 WORKER_RUNS = WorkerRun._meta.db_table
 PROCESS_ELEMENTS = Process.elements.through._meta.db_table
 
-PROCESS_DELETION_HOOKS = []
 
-
-def on_process_deletion(hook):
-    PROCESS_DELETION_HOOKS.append(hook)
-    return hook
-
-
-@on_corpus_deletion
-def delete_corpus_processes(cursor, corpus_id):
+@receiver(corpus_deleting, sender=Corpus)
+def delete_corpus_processes(sender, cursor, corpus_id, **kwargs):
     corpus_processes = f"SELECT id FROM {PROCESSES} WHERE corpus_id = %(corpus)s"
     params = {"corpus": corpus_id}
     # Each process first loses what the apps below clear on its deletion (tasks, activities), as
     # in DestroyProcess: they cannot find it once its row is gone.
     cursor.execute(corpus_processes, params)
     for (process_id,) in cursor.fetchall():
-        for hook in PROCESS_DELETION_HOOKS:
-            hook(cursor, process_id)
+        process_deleting.send(sender=Process, cursor=cursor, process_id=process_id)
     cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id IN ({corpus_processes})", params)
     cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id IN ({corpus_processes})", params)
     # Templates of this corpus applied elsewhere are forgotten by their applications.
@@ -44,8 +39,8 @@ def delete_corpus_processes(cursor, corpus_id):
 ELEMENT_COLUMNS = ("element_id", "train_folder_id", "validation_folder_id", "test_folder_id")
 
 
-@on_element_deletion
-def forget_deleted_elements(cursor):
+@receiver(elements_deleting, sender=Element)
+def forget_deleted_elements(sender, cursor, **kwargs):
     cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE element_id IN (SELECT id FROM doomed_elements)")
     for column in ELEMENT_COLUMNS:
         cursor.execute(f"UPDATE {PROCESSES} SET {column} = NULL WHERE {column} IN (SELECT id FROM doomed_elements)")

@@ -21,12 +21,13 @@ contributor on the files' corpus (403); the process is then started by the sched
 """
 
 from django.db import transaction
+from django.dispatch import receiver
 from rest_framework.exceptions import ValidationError
 
 from documents.models import DataFile, Element, ElementType, ImageStatus
 from documents.selectors import check_corpus_level, corpus_level_subquery
-from processes.deletion import on_process_deletion
 from processes.models import Process, ProcessMode
+from processes.signals import process_deleting
 from users.models import Role
 
 FILE_IMPORT_MODES = (ProcessMode.Files, ProcessMode.IIIF)
@@ -194,6 +195,6 @@ def file_import_errors(process):
     return errors
 
 
-@on_process_deletion
-def forget_process_files(cursor, process_id):
+@receiver(process_deleting, sender=Process)
+def forget_process_files(sender, cursor, process_id, **kwargs):
     cursor.execute(f"DELETE FROM {PROCESS_FILES} WHERE process_id = %s", [str(process_id)])

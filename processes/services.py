@@ -22,8 +22,9 @@ from arkindex.jobs import enqueue_job
 from documents.models import Corpus, Element, ElementPath, ElementType, Selection
 from documents.selectors import corpus_level_subquery
 from processes import worker_runs
-from processes.deletion import PROCESS_DELETION_HOOKS, PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
+from processes.deletion import PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
+from processes.signals import process_deleting
 from users.callers import task_scope_of
 from users.models import Role
 from users.rights import check_level, filter_rights
@@ -572,8 +573,7 @@ def process_delete(*, process_id):
         if Process.objects.with_state().get(pk=process_id).is_running:
             # It cannot start once marked (`check_not_being_deleted`): only a process marked by hand could.
             raise RuntimeError(f"Process {process_id} is running: stop it before deleting it.")
-        for hook in PROCESS_DELETION_HOOKS:
-            hook(cursor, process_id)
+        process_deleting.send(sender=Process, cursor=cursor, process_id=process_id)
         cursor.execute(f"DELETE FROM {PROCESS_ELEMENTS} WHERE process_id = %(process)s", params)
         cursor.execute(f"DELETE FROM {WORKER_RUNS} WHERE process_id = %(process)s", params)
         cursor.execute(f"UPDATE {PROCESSES} SET template_id = NULL WHERE template_id = %(process)s", params)

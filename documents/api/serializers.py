@@ -8,6 +8,7 @@ worker reads those keys; RetrieveElement lists the element's `classifications`, 
 element's own query (`selectors.element_classifications_subquery`).
 """
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -16,7 +17,7 @@ from rest_framework import exceptions, serializers
 from arkindex.api.params import INT_MAX
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer, MetaType
 from documents.result_services import metadata_dates
-from documents.selectors import check_corpus_level, corpus_with_level, element_classifications, rights_from_level
+from documents.selectors import check_corpus_level, corpus_with_level, rights_from_level
 from users.models import Role
 
 THUMBNAIL_HEIGHT = 400
@@ -488,7 +489,11 @@ class ElementDetailSerializer(ElementSerializer):
         """Classifications of the element, in the order they were made, rejected ones included."""
         rows = getattr(element, "classification_list", None)
         if rows is None:
-            rows = element_classifications(element.pk)
+            # A query per element otherwise: the view must read them with the element.
+            raise ImproperlyConfigured(
+                "ElementDetailSerializer needs `classification_list` annotated on the element "
+                "(documents.selectors.element_with_level(..., with_classifications=True))."
+            )
         return ElementClassificationSerializer(rows, many=True).data
 
     def to_representation(self, element):

@@ -408,10 +408,11 @@ def test_retrieve_element_without_classifications(user_client, make_element):
     assert response.json()["classifications"] == []
 
 
-def test_element_detail_serializer_fetches_classifications_alone(page, prov, results):
-    """Serialised without the annotation of RetrieveElement's query, the classifications are read on their own."""
+def test_element_detail_serializer_refuses_a_query_per_element(page, prov, results):
+    """Serialised without the annotation of RetrieveElement's query, the classifications are an error, not a query."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from documents.api.serializers import ElementDetailSerializer
 
-    data = ElementDetailSerializer(Element.objects.select_related("type", "corpus").get(pk=page.pk)).data
-    assert sorted(c["ml_class"]["name"] for c in data["classifications"]) == ALL
-    assert {c["worker_version"] for c in data["classifications"]} == {None, str(prov["V"].id), str(prov["W"].id)}
+    with pytest.raises(ImproperlyConfigured, match="classification_list"):
+        ElementDetailSerializer(Element.objects.select_related("type", "corpus").get(pk=page.pk)).data  # noqa: B018

@@ -9,6 +9,7 @@ serialising a page runs no query. Bodies carry ids and slugs; the rules live in
 """
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -160,10 +161,10 @@ class ProcessSerializer(TrainingFieldsMixin, ProcessListSerializer):
         """The data files a file import reads, in the order given at its creation."""
         file_ids = getattr(process, "file_ids", None)
         if file_ids is None:
-            file_ids = (
-                Process.files.through.objects.filter(process_id=process.id)
-                .order_by("id")
-                .values_list("datafile_id", flat=True)
+            # A query per process otherwise: the view must read them with the process.
+            raise ImproperlyConfigured(
+                "ProcessSerializer needs `file_ids` annotated on each process "
+                "(see processes.api.process_views.detailed_processes)."
             )
         return [str(file_id) for file_id in file_ids]
 

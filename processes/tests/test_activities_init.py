@@ -16,7 +16,6 @@ from arkindex.models import Job, JobState
 from documents import services as documents_services
 from ponos.services import enqueue_initialise_activities
 from processes import activities, jobs
-from processes.deletion import PROCESS_DELETION_HOOKS
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
@@ -160,18 +159,19 @@ def test_process_deletion_hook(pending, corpus, user):
     activities.activities_initialise(process_id=pending.id)
     activities.activities_initialise(process_id=other.id)
     with connection.cursor() as cursor:
-        for hook in PROCESS_DELETION_HOOKS:
-            if hook is activities.delete_process_activities:
-                hook(cursor, pending.id)
+        activities.delete_process_activities(sender=Process, cursor=cursor, process_id=pending.id)
     assert not WorkerActivity.objects.filter(process=pending).exists()
     assert WorkerActivity.objects.filter(process=other).count() == ELEMENT_COUNT
 
 
-def test_hooks_are_registered():
-    from documents.services import ELEMENT_DELETION_HOOKS
+def test_receivers_are_connected():
+    from documents.models import Element
+    from documents.signals import elements_deleting
+    from processes.signals import process_deleting
 
-    assert activities.delete_process_activities in PROCESS_DELETION_HOOKS
-    assert activities.delete_element_activities in ELEMENT_DELETION_HOOKS
+    # Django's own list of what a send would call (sync receivers first).
+    assert activities.delete_process_activities in process_deleting._live_receivers(Process)[0]
+    assert activities.delete_element_activities in elements_deleting._live_receivers(Element)[0]
 
 
 def test_element_deletion_deletes_its_activities(pending, elements):

@@ -17,8 +17,8 @@ from documents import services as documents_services
 from documents.models import Corpus, Element, ElementType
 from ponos.models import Farm, Task, TaskState
 from processes import services
-from processes.deletion import PROCESS_DELETION_HOOKS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
+from processes.signals import process_deleting
 from users.models import Right, Role
 from workers.models import Repository
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
@@ -497,15 +497,16 @@ def test_destroy(user_client, user, process, page, django_capture_on_commit_call
     assert (job.state, job.description, job.user) == (JobState.Done, f"Delete process {process.name}", user)
 
 
-def test_destroy_calls_hooks_first(user_client, process, monkeypatch, django_capture_on_commit_callbacks):
+def test_destroy_calls_hooks_first(user_client, process, request, django_capture_on_commit_callbacks):
     calls = []
 
-    def hook(cursor, process_id):
+    def hook(sender, cursor, process_id, **kwargs):
         cursor.execute("SELECT COUNT(*) FROM processes_workerrun WHERE process_id = %s", [process_id])
         calls.append((process_id, cursor.fetchone()[0]))
 
     WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
-    monkeypatch.setattr("processes.services.PROCESS_DELETION_HOOKS", [*PROCESS_DELETION_HOOKS, hook])
+    process_deleting.connect(hook, sender=Process)
+    request.addfinalizer(lambda: process_deleting.disconnect(hook, sender=Process))
     with django_capture_on_commit_callbacks(execute=True):
         assert user_client.delete(detail_url(process)).status_code == 204
     # In this process: the burst worker would run the job in a fork, out of reach of `calls`.
@@ -796,3 +797,13 @@ def test_task_token_reads_its_process_only(user, corpus, process):
     assert client.patch(detail_url(process), {"name": "x"}, format="json").status_code == 403
     assert client.delete(detail_url(process)).status_code == 403
     assert client.post(create_url(corpus), {}, format="json").status_code == 403
+
+
+def test_process_serializer_refuses_a_query_per_process(process):
+    """Without the `file_ids` the views read with the process, serialising it is an error, not a query."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from processes.api.process_serializers import ProcessSerializer
+
+    with pytest.raises(ImproperlyConfigured, match="file_ids"):
+        ProcessSerializer(Process.objects.get(pk=process.pk)).data  # noqa: B018
