@@ -29,10 +29,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from ponos.artifacts import store_artifact
 from ponos.executors import ExecutionError, get_executor
 from ponos.log_stream import LogWriter
 from ponos.models import GPU, Agent, Artifact, Task, TaskState
-from ponos.scheduler import schedule_process_on_commit
+from ponos.scheduler import DEFAULT_FARM, enqueue_task, schedule_process_on_commit
 from ponos.services import set_task_state
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,6 @@ def claim(task_id, agent, gpu_id=None):
 
 
 def requeue(task):
-    from ponos.scheduler import DEFAULT_FARM, enqueue_task
-
     time.sleep(1)
     farm = task.process.farm.name if task.process.farm_id else DEFAULT_FARM
     enqueue_task(task.id, task.attempt, farm, task.requires_gpu)
@@ -134,8 +133,6 @@ def extract_model(task, data_dir):
 
 def collect_artifacts(task, task_dir):
     """Every file the task left in its own folder becomes an artifact, its path relative to the folder."""
-    from ponos.artifacts import store_artifact
-
     count = 0
     for path in sorted(task_dir.rglob("*")):
         if path.is_file() and not path.is_symlink():

@@ -8,6 +8,7 @@ The environment of a task never inherits the agent's own: the agent holds the da
 the secret key, a task holds only what API.md §2.1 gives it.
 """
 
+import ctypes
 import os
 import shlex
 import signal
@@ -17,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import docker
 from django.conf import settings
 
 from ponos.models import Task, TaskState
@@ -41,8 +43,6 @@ class Result:
 def die_with_parent():
     """In the child, before exec: die when the agent dies, even killed with SIGKILL (Linux)."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
@@ -162,8 +162,6 @@ class DockerExecutor:
     container_data = "/data"
 
     def __init__(self):
-        import docker
-
         try:
             self.client = docker.from_env()
             self.client.ping()
@@ -174,8 +172,6 @@ class DockerExecutor:
         return self.container_data
 
     def run(self, task, *, env, data_dir, work_dir, log):
-        import docker
-
         if not task.image:
             raise ExecutionError("This task has no Docker image: the worker version has no `docker_image_iid`.")
         log.write(f"[ponos] Pulling {task.image}\n")

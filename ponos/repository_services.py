@@ -32,6 +32,7 @@ from ponos.models import Task, TaskState
 from ponos.services import (
     REPOSITORY_ENV,
     REVISION_ENV,
+    SCHEDULE_PROCESS,
     build_repository_import_tasks,
     default_farm,
     process_stop,
@@ -74,7 +75,7 @@ def repository_import_start(*, user, repository, revision="", farm=None):
         )
         tasks, links = build_repository_import_tasks(process, repository=repository, revision=revision, run=0)
         save_tasks(tasks, links)
-        enqueue_on_commit("ponos.scheduler.schedule_process", str(process.id))
+        enqueue_on_commit(SCHEDULE_PROCESS, str(process.id))
     logger.info("Started repository process %s for %s @ %s", process.id, repository.url, revision or "HEAD")
     return process, tasks
 

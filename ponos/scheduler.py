@@ -26,7 +26,9 @@ from rq.registry import FailedJobRegistry
 
 from arkindex.jobs import recover_jobs
 from arkindex.rq import DEFAULT_QUEUE, enqueue_on_commit
+from ponos.logs import append_log
 from ponos.models import Agent, Farm, Task, TaskState
+from ponos.services import refresh_process, set_task_state
 from processes.models import Process
 
 logger = logging.getLogger(__name__)
@@ -112,8 +114,6 @@ def schedule_process(process_id):
     Run after a task of the process changed state: start what can start, and end the process when
     nothing more can happen (a failed parent leaves its children unscheduled for ever).
     """
-    from ponos.services import refresh_process
-
     rows = _schedule("AND t.process_id = %(process)s", {"process": process_id})
     refresh_process(process_id)
     return len(rows)
@@ -144,9 +144,6 @@ def fail_tasks(tasks, reason):
     End `tasks` (a queryset) in error with `reason` appended to their log, unless they ended
     meanwhile; then let their processes move on. Used for dead agents and jobs RQ gave up on.
     """
-    from ponos.logs import append_log
-    from ponos.services import set_task_state
-
     ended = 0
     for task in Task.objects.filter(pk__in=tasks.values("pk"), state__in=(TaskState.Running, TaskState.Stopping)):
         final = TaskState.Stopped if task.state == TaskState.Stopping else TaskState.Error
@@ -207,7 +204,5 @@ def periodic():
         enqueue_on_commit(schedule_process, str(process_id))
     requeue_pending()
     # Processes whose last tasks ended without a scheduling job (a lost message) still get `finished`.
-    from ponos.services import refresh_process
-
     for process_id in Process.objects.filter(started__isnull=False, finished__isnull=True).values_list("id", flat=True):
         refresh_process(process_id)

@@ -69,6 +69,8 @@ from workers.models import FeatureUsage
 logger = logging.getLogger(__name__)
 
 INITIALISATION_SLUG = "initialisation"
+# The scheduling job (`ponos.scheduler`, which imports this module), enqueued by its path.
+SCHEDULE_PROCESS = "ponos.scheduler.schedule_process"
 REPOSITORY_IMPORT_SLUG = "import"
 FILE_IMPORT_SLUG = "import"
 # Where the import task of a repository process finds what it imports.
@@ -295,7 +297,7 @@ def process_start(*, process, farm=None):
         save_tasks(tasks, links)
         if activities:
             enqueue_initialise_activities(process, run=0)
-        enqueue_on_commit("ponos.scheduler.schedule_process", str(process.id))
+        enqueue_on_commit(SCHEDULE_PROCESS, str(process.id))
     logger.info("Started process %s with %d tasks", process.id, len(tasks))
     return process, tasks
 
@@ -412,7 +414,7 @@ def process_retry(*, process):
         process.save(update_fields=update_fields)
         if activities:
             enqueue_initialise_activities(process, run=last_run + 1, reset=True)
-        enqueue_on_commit("ponos.scheduler.schedule_process", str(process.id))
+        enqueue_on_commit(SCHEDULE_PROCESS, str(process.id))
     logger.info("Retried process %s: run %d, %d tasks", process.id, last_run + 1, len(tasks))
     return process, tasks
 

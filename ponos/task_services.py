@@ -18,11 +18,10 @@ from django.db.models.functions import Now
 from arkindex.api.exceptions import Conflict
 from arkindex.rq import enqueue_on_commit
 from ponos.models import FINAL_TASK_STATES, Task, TaskState
-from ponos.services import set_task_state
+from ponos.services import SCHEDULE_PROCESS, set_task_state
 from processes.models import Process
 
 # The scheduler job, by name: RQ imports it in the worker, and this module does not depend on it.
-SCHEDULE_PROCESS = "ponos.scheduler.schedule_process"
 
 TASKS = Task._meta.db_table
 TASK_PARENTS = Task.parents.through._meta.db_table

@@ -14,7 +14,6 @@ from ponos import services
 from ponos.deletion import delete_process_tasks
 from ponos.models import Artifact, Task, TaskState
 from processes.activities import activities_initialise
-from processes.deletion import PROCESS_DELETION_HOOKS
 from processes.models import Process
 from processes.tests.start_fixtures import (  # noqa: F401
     _content_types,
@@ -168,9 +167,7 @@ def test_process_deletion_hook_deletes_tasks(started, user, corpus):
     task = Task.objects.get(process=started, slug="c")
     Artifact.objects.create(task=task, path="out.json", size=2)
     with connection.cursor() as cursor:
-        for hook in PROCESS_DELETION_HOOKS:
-            if hook is delete_process_tasks:
-                hook(cursor, started.id)
+        delete_process_tasks(sender=Process, cursor=cursor, process_id=started.id)
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert not Task.objects.filter(process=started).exists()
     assert not Artifact.objects.exists()
