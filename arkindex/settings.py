@@ -320,11 +320,11 @@ SESSION_COOKIE_NAME = "arkindex.auth"
 PONOS_INITIALISATION_COMMAND = os.environ.get("PONOS_INITIALISATION_COMMAND", "arkindex-process-init")
 PONOS_INITIALISATION_IMAGE = os.environ.get("PONOS_INITIALISATION_IMAGE", "")
 # The single task of a repository process: it clones one revision of a Git repository and imports the
-# workers its `.arkindex.yml` declares (ponos/repository_import.py). It needs `git` where it runs.
+# workers its `.arkindex.yml` declares (ponos/tasks/repository_import.py). It needs `git` where it runs.
 PONOS_REPOSITORY_IMPORT_COMMAND = os.environ.get("PONOS_REPOSITORY_IMPORT_COMMAND", "arkindex-repository-import")
 PONOS_REPOSITORY_IMPORT_IMAGE = os.environ.get("PONOS_REPOSITORY_IMPORT_IMAGE", "")
 # The single task of a file import (modes files and iiif): it downloads the process's data files and
-# creates pages on the IIIF images they list, through the API (ponos/file_import.py).
+# creates pages on the IIIF images they list, through the API (ponos/tasks/file_import.py).
 PONOS_FILE_IMPORT_COMMAND = os.environ.get("PONOS_FILE_IMPORT_COMMAND", "arkindex-file-import")
 PONOS_FILE_IMPORT_IMAGE = os.environ.get("PONOS_FILE_IMPORT_IMAGE", "")
 # How long the server waits for a IIIF server's `info.json` when registering or checking an image.

@@ -2,7 +2,7 @@
 Task logs in the file storage: one file per attempt of a task, `ponos/logs/<task id>/<attempt>.log`,
 so that restarting a task keeps the log of each earlier attempt readable.
 
-The agent owns the log while the task runs (`ponos.log_stream.LogWriter` copies it to the storage
+The agent owns the log while the task runs (`ponos.agent.log_stream.LogWriter` copies it to the storage
 every few seconds, with `write_log`'s key); the API only reads what is there, which is how a log is
 followed live. `append_log` adds a line after the fact, for example the reason a dead agent's task
 ended in error.

@@ -5,7 +5,7 @@ Repository processes: importing the workers of one revision of a Git repository 
 `repository_import_start` creates the process (mode repository, no corpus, personal to its creator,
 naming its repository and revision for the process API) and its single task in one transaction,
 started at once: there is nothing to configure. The task
-(`ponos.repository_import`, run by an agent like any task) reads what to import and the
+(`ponos.tasks.repository_import`, run by an agent like any task) reads what to import and the
 repository's credentials with its own token (`repository_import_of`), clones the revision, and
 sends back the `.arkindex.yml` it found (`repository_import_publish`), which the server checks and
 imports (`workers.repositories.repository_import_versions`): the task needs no database, and the

@@ -60,7 +60,7 @@ def enqueue_task(task_id, attempt, farm_name, requires_gpu):
     if job is not None and job.get_status(refresh=False) in ("queued", "started", "deferred", "scheduled"):
         return
     queue.enqueue(
-        "ponos.execution.run_task",
+        "ponos.agent.execution.run_task",
         str(task_id),
         job_id=job_id,
         # The agent enforces the task's own time limit; this only frees a worker stuck beyond it.

@@ -2,8 +2,8 @@
 Reads of the scheduler's state that are more than a queryset.
 
 `agent_actions` says what one agent does next. Our agents do not ask the server for work: each
-slot takes task jobs from its farm's RQ queue (`ponos.agent`), and the command of a task set to
-stopping is ended by the slot running it (`ponos.executors`). The actions are those same decisions
+slot takes task jobs from its farm's RQ queue (`ponos.agent.process`), and the command of a task set to
+stopping is ended by the slot running it (`ponos.agent.executors`). The actions are those same decisions
 read from the database, for the people watching an agent: the pending tasks of its farm that its
 free slots take next, in the order the queues hand them out, and its tasks to stop. Another agent
 of the same farm may take a pending task first; the claim decides, so a task never runs twice.

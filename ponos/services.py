@@ -21,7 +21,7 @@ longest chain of parents above a task. A repository process has a single task, `
 (`build_repository_import_tasks`, started by `ponos.repository_services`), whose environment names
 the repository and the revision it imports. A file import (modes files and iiif) has a single
 task too, `import` (`build_files_import_tasks`), whose environment lists the data files it reads
-and where their pages go (`ponos.file_import`).
+and where their pages go (`ponos.tasks.file_import`).
 
 Environment of a worker task (API.md §2.1): `ARKINDEX_PROCESS_ID`, `ARKINDEX_CORPUS_ID`,
 `ARKINDEX_WORKER_RUN_ID`, `ARKINDEX_TASK_CHUNK` (with chunks), and in workers mode, unless the
@@ -76,7 +76,7 @@ FILE_IMPORT_SLUG = "import"
 # Where the import task of a repository process finds what it imports.
 REPOSITORY_ENV = "ARKINDEX_REPOSITORY_ID"
 REVISION_ENV = "ARKINDEX_REPOSITORY_REVISION"
-# What the import task of a file import reads (`ponos.file_import`).
+# What the import task of a file import reads (`ponos.tasks.file_import`).
 IMPORT_FILES_ENV = "ARKINDEX_IMPORT_FILES"
 IMPORT_ELEMENT_TYPE_ENV = "ARKINDEX_IMPORT_ELEMENT_TYPE"
 IMPORT_FOLDER_ENV = "ARKINDEX_IMPORT_FOLDER_ID"
@@ -187,7 +187,7 @@ def build_repository_import_tasks(process, *, repository, revision, run):
     """
     The unsaved single task of a run of a repository process, and its (no) parent links: it clones
     `revision` of `repository` (its default branch when empty) and imports the workers that its
-    `.arkindex.yml` declares, through the API (`ponos.repository_import`). What it imports is in
+    `.arkindex.yml` declares, through the API (`ponos.tasks.repository_import`). What it imports is in
     its environment, which RetryProcess copies with it; credentials never are: the task asks the API.
     """
     task = Task(
@@ -209,7 +209,7 @@ def build_repository_import_tasks(process, *, repository, revision, run):
 def build_files_import_tasks(process, *, run):
     """
     The unsaved single task of a run of a file import, and its (no) parent links: it reads the
-    data files of the process, in their order, and creates their pages (`ponos.file_import`).
+    data files of the process, in their order, and creates their pages (`ponos.tasks.file_import`).
     What it imports is in its environment, which RetryProcess copies with it: the data files' IDs
     (comma-separated), the slugs of the page type and of the new folders' type (empty: none), and
     the folder receiving the pages (empty: none). It downloads the files through the signed URLs

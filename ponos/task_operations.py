@@ -97,7 +97,7 @@ WORKER = frozenset(
     }
 )
 
-# The task of a files or IIIF process (`ponos.file_import`): it reads its data files and creates a
+# The task of a files or IIIF process (`ponos.tasks.file_import`): it reads its data files and creates a
 # page per IIIF image under the process's folder.
 FILE_IMPORT = frozenset(
     {
@@ -111,7 +111,7 @@ FILE_IMPORT = frozenset(
     }
 )
 
-# The task of a repository process (`ponos.repository_import`): it reads what to clone and imports
+# The task of a repository process (`ponos.tasks.repository_import`): it reads what to clone and imports
 # the worker versions it finds.
 REPOSITORY_IMPORT = frozenset({"RetrieveRepositoryImport", "ImportRepositoryWorkerVersions"})
 

@@ -6,7 +6,7 @@ A file import reads data files of one corpus (`Process.files`, in the order give
 page (`element_type`) per image they list, with a zone covering the whole image. The pages go into
 the folder `element` when there is one; with a `folder_type`, each data file becomes a new folder
 of that type (under `element` when set, else at the top level), named after the file or its
-manifest's label. Its single task (`ponos.file_import`) downloads each data file through its signed
+manifest's label. Its single task (`ponos.tasks.file_import`) downloads each data file through its signed
 URL and calls the API with its token, as the process's creator: CreateIIIFURL, then CreateElement.
 
 What a data file may hold, in both modes: a list of IIIF image URLs (text, one per line,

@@ -19,7 +19,7 @@ import json
 import pytest
 
 from conftest import token_client
-from ponos.execution import task_environment
+from ponos.agent.execution import task_environment
 from ponos.models import Artifact, Task
 from processes.tests.start_fixtures import (  # noqa: F401
     _content_types,

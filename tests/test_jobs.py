@@ -61,7 +61,7 @@ def test_the_scan_finds_the_jobs():
         "documents.jobs.element_delete",
         "processes.jobs.process_delete",
         "processes.jobs.worker_results_delete",
-        "ponos.execution.run_task",
+        "ponos.agent.execution.run_task",
         "ponos.scheduler.schedule_process",
     } <= jobs
 

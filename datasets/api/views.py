@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView, RetrieveUpdateDestroyAPIView
+from rest_framework.permissions import SAFE_METHODS as READ_METHODS
 from rest_framework.response import Response
 
 from arkindex.api.pagination import CountCursorPagination
@@ -28,7 +29,6 @@ from datasets.api.serializers import (
 )
 from datasets.models import Dataset, DatasetElement, DatasetSet
 from documents.api.serializers import ElementSerializer
-from documents.api.views import READ_METHODS
 from documents.selectors import check_corpus_level, elements_with_level, get_corpus, get_element
 from users.models import Role
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ponos.agent import register
+from ponos.agent.process import register
 from ponos.logs import read_log
 from ponos.models import Agent, Farm, Task, TaskState
 from processes.models import Process, ProcessMode

@@ -6,7 +6,7 @@ with `--executor docker` ends its tasks in error saying why.
 
 import pytest
 
-from ponos.executors import DockerExecutor, ExecutionError, auth_for_image, get_executor
+from ponos.agent.executors import DockerExecutor, ExecutionError, auth_for_image, get_executor
 
 
 def docker_engine_error():

@@ -9,7 +9,7 @@ still signs results as a user worker run.
 
 import pytest
 
-from ponos.executors import DockerExecutor
+from ponos.agent.executors import DockerExecutor
 from ponos.models import Task, TaskState
 from ponos.tests.test_docker_executor import needs_engine
 from processes.models import WorkerRun

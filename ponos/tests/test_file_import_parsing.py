@@ -1,5 +1,5 @@
 """
-What the task of a file import (`ponos.file_import`) reads in a data file: URL lists as text or
+What the task of a file import (`ponos.tasks.file_import`) reads in a data file: URL lists as text or
 JSON, and IIIF Presentation 2 and 3 manifests.
 """
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ponos.file_import import ImportFailure, identifier_name, parse_data_file
+from ponos.tasks.file_import import ImportFailure, identifier_name, parse_data_file
 
 BASE = "https://iiif.example.com/iiif/2"
 

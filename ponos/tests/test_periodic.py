@@ -32,7 +32,7 @@ from processes.models import Process, ProcessMode
 
 pytestmark = pytest.mark.django_db
 
-RUN_TASK = "ponos.execution.run_task"
+RUN_TASK = "ponos.agent.execution.run_task"
 
 
 def redis():

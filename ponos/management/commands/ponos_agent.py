@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ponos.agent import AgentProcess
-from ponos.executors import EXECUTORS
+from ponos.agent.executors import EXECUTORS
+from ponos.agent.process import AgentProcess
 
 
 class Command(BaseCommand):

@@ -31,7 +31,7 @@ from rq import SimpleWorker
 
 from arkindex.pids import process_alive
 from arkindex.rq import DEFAULT_QUEUE
-from ponos.executors import die_with_parent
+from ponos.agent.executors import die_with_parent
 from ponos.models import GPU, Agent, Farm, Task
 from ponos.scheduler import check_agents, fail_tasks, queue_name
 

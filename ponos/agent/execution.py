@@ -1,6 +1,6 @@
 """
 What an agent does with one task: the RQ job `run_task`, executed by one of the agent's slots
-(see `ponos.agent`).
+(see `ponos.agent.process`).
 
 1. Claim the task: pending → running with the agent (and the slot's GPU), a guarded UPDATE, so a
    task enqueued twice or picked by two agents runs once.
@@ -29,9 +29,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from ponos.agent.executors import ExecutionError, get_executor
+from ponos.agent.log_stream import LogWriter
 from ponos.artifacts import store_artifact
-from ponos.executors import ExecutionError, get_executor
-from ponos.log_stream import LogWriter
 from ponos.models import GPU, Agent, Artifact, Task, TaskState
 from ponos.scheduler import DEFAULT_FARM, enqueue_task, schedule_process_on_commit
 from ponos.services import set_task_state
@@ -42,7 +42,7 @@ BUSY_STATES = (TaskState.Running, TaskState.Stopping)
 
 
 def current_agent():
-    """The agent of the slot running this job, set in its environment by `ponos.agent`."""
+    """The agent of the slot running this job, set in its environment by `ponos.agent.process`."""
     agent_id = os.environ.get("PONOS_AGENT_ID")
     if not agent_id:
         raise RuntimeError("run_task runs only inside an agent started with `manage.py ponos_agent`.")
