@@ -27,7 +27,7 @@ api_patterns = [
     path("", include("ponos.api.urls")),
     path("", include("ponos.api.file_import_urls")),
     path("", include("ponos.api.task_urls")),
-    path("", include("ponos.api.extra_urls")),
+    path("", include("ponos.api.agent_urls")),
     path("", include("datasets.api.urls")),
 ]
 

@@ -144,7 +144,7 @@ def corpus_shape(total, folders=10, pages_per_folder=1000):
     (folders, pages per folder, lines per page, elements, name) of the sample corpus of about
     `total` elements: the name tells the shape, so that a corpus of that shape is found again.
     """
-    from documents.sample_data import sizes_for
+    from tests.sample_data import sizes_for
 
     folders, pages_per_folder, lines_per_page = sizes_for(total, folders, pages_per_folder)
     size = folders + folders * pages_per_folder + folders * pages_per_folder * lines_per_page
@@ -153,7 +153,7 @@ def corpus_shape(total, folders=10, pages_per_folder=1000):
 
 
 def log_build_step(step):
-    """`progress` of `documents.sample_data.build_corpus`: each step as it starts."""
+    """`progress` of `tests.sample_data.build_corpus`: each step as it starts."""
     log(f"  inserting {step}" if step != "commit" else "  committing")
 
 
@@ -163,7 +163,7 @@ def corpus_of_size(total, rebuild, progress=False):
     with `progress`) and analysed.
     """
     from documents.models import Corpus
-    from documents.sample_data import analyze, build_corpus
+    from tests.sample_data import analyze, build_corpus
 
     folders, pages_per_folder, lines_per_page, size, name = corpus_shape(total)
     corpus = None if rebuild else Corpus.objects.filter(name=name).order_by("-created").first()

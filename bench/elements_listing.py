@@ -62,7 +62,7 @@ def main():
 
     from documents.api.views import CorpusElementList, ElementChildrenList
     from documents.models import Corpus, Element
-    from documents.sample_data import build_corpus
+    from tests.sample_data import build_corpus
     from users.models import Right, Role
 
     folders, pages_per_folder, lines_per_page, total, name = corpus_shape(

@@ -69,7 +69,7 @@ def build(name, folders, pages_per_folder, lines_per_page, run):
     """A sample corpus with one transcription of `run` per line, the words drawn as described above."""
     from django.db import connection, transaction
 
-    from documents.sample_data import build_corpus
+    from tests.sample_data import build_corpus
 
     log(f"Building {name}")
     start = time.perf_counter()
@@ -111,8 +111,8 @@ def build(name, folders, pages_per_folder, lines_per_page, run):
 def corpora(args, run):
     """The indexed and the plain corpus, built if missing; the first indexed (timed)."""
     from documents.models import Corpus, ElementType, SearchEntry
-    from documents.sample_data import sizes_for
     from documents.search import reindex_corpus
+    from tests.sample_data import sizes_for
 
     folders, pages_per_folder, lines_per_page = sizes_for(args.elements)
     _, _, _, size, shape = corpus_shape(args.elements)

@@ -6,4 +6,4 @@ class DatasetsConfig(AppConfig):
 
     def ready(self):
         # Registers what deleting a corpus, elements or a process does to datasets, and the start checks.
-        from datasets import exports, process_sets, services  # noqa: F401
+        from datasets import exports, jobs, process_sets, services  # noqa: F401

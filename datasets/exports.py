@@ -63,7 +63,7 @@ from arkindex import storage
 from arkindex.api.exceptions import Conflict, StandardValidationError
 from arkindex.cleanup import UUID, Expired, ObjectFilesSweeper
 from arkindex.cleanup import register as register_sweeper
-from arkindex.jobs import enqueue_job, job_failed
+from arkindex.jobs import enqueue_job
 from arkindex.rq import LOW_QUEUE
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
 from datasets.models import (
@@ -97,6 +97,9 @@ from users.models import User
 from workers.models import Model, ModelVersion, Worker, WorkerConfiguration, WorkerType, WorkerVersion
 
 logger = logging.getLogger(__name__)
+
+# The job building an export (`datasets.jobs`, which imports this module).
+EXPORT_JOB = "datasets.jobs.export_build"
 
 # Exports of at most this many elements and descendants' paths are built within StartExport.
 SYNC_EXPORT_LIMIT = 1000
@@ -511,7 +514,7 @@ def export_start(*, corpus, user, dataset=None, source="default"):
         export_build(export)
     else:
         enqueue_job(
-            "datasets.exports.export_job",
+            EXPORT_JOB,
             str(export.id),
             description=f"Export {'dataset ' + dataset.name if dataset else 'corpus ' + corpus.name}",
             user=user,
@@ -557,29 +560,6 @@ def export_destroy(*, export):
         if current.state in ACTIVE_EXPORT_STATES:
             raise Conflict(f"Export {current.id} is {current.state}: it can be deleted once it is built or failed.")
         current.delete()
-
-
-def export_job(export_id):
-    """
-    The durable job building an export recorded by `export_start`. Only one attempt of it runs at a
-    time (`arkindex.jobs`): an export it finds running lost the worker of an earlier attempt, and is
-    built again from the start.
-    """
-    export = CorpusExport.objects.select_related("corpus").filter(pk=export_id).first()
-    if export is None:
-        logger.info("Export %s is already deleted", export_id)
-        return
-    if export.restart():
-        logger.warning("Export %s lost the worker building it: building it again", export_id)
-    export_build(export)
-
-
-@receiver(job_failed, sender=export_job)
-def export_job_failed(sender, job, **kwargs):
-    """Every attempt at building the export was lost: it is failed, as its builds are when they break."""
-    export = CorpusExport.objects.filter(pk=job.arguments[0]).first()
-    if export is not None:
-        export.fail()
 
 
 def export_download_url(export):

@@ -206,7 +206,7 @@ class CorpusExport(IndexableModel):
         return self._move([CorpusExportState.Created], CorpusExportState.Running)
 
     def restart(self):
-        """Its build lost its worker (see `datasets.exports.export_job`): back to waiting for one."""
+        """Its build lost its worker (see `datasets.jobs.export_build`): back to waiting for one."""
         return self._move([CorpusExportState.Running], CorpusExportState.Created)
 
     def finish(self):

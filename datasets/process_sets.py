@@ -11,9 +11,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from datasets.models import DatasetSet, ProcessSet
 from datasets.services import sets_subquery
 from processes.models import Process, ProcessMode
+from processes.services.starting import dataset_start_check
+from processes.services.worker_runs import check_not_started
 from processes.signals import process_deleting
-from processes.starting import dataset_start_check
-from processes.worker_runs import check_not_started
 
 PROCESS_SETS = ProcessSet._meta.db_table
 

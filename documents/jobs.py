@@ -9,7 +9,8 @@ import uuid
 from django.dispatch import receiver
 
 from arkindex.jobs import job_failed
-from documents import services
+from arkindex.models import Job
+from documents import search, services
 from documents.models import Corpus
 
 
@@ -19,6 +20,12 @@ def corpus_delete(corpus_id):
 
 def element_delete(element_id):
     return services.element_delete(element_id=uuid.UUID(str(element_id)))
+
+
+def corpus_reindex(corpus_id):
+    # Changes from now on need another run: a later request makes a new job instead of this one.
+    Job.objects.filter(key=search.reindex_key(corpus_id)).update(key=None)
+    return search.reindex_corpus(uuid.UUID(str(corpus_id)))
 
 
 @receiver(job_failed, sender=corpus_delete)

@@ -22,7 +22,6 @@ accepts either, `-word` excludes. Results are ranked by `ts_rank`, or sorted by 
 
 import logging
 import re
-import uuid
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
@@ -31,12 +30,14 @@ from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
 
 from arkindex.jobs import enqueue_job
-from arkindex.models import Job
-from documents.deletion import tree_lock
 from documents.models import Corpus, Element, ElementType, SearchEntry, SearchSource
+from documents.services.deletion import tree_lock
 from documents.signals import corpus_deleting, elements_deleting
 
 logger = logging.getLogger(__name__)
+
+# The job rebuilding a corpus's index (`documents.jobs`, which imports this module).
+REINDEX_JOB = "documents.jobs.corpus_reindex"
 
 ENTRIES = SearchEntry._meta.db_table
 ELEMENTS = Element._meta.db_table
@@ -207,16 +208,10 @@ def reindex_key(corpus_id):
     return f"search-reindex-{corpus_id}"
 
 
-def reindex_job(corpus_id):
-    # Changes from now on need another run: a later request makes a new job instead of this one.
-    Job.objects.filter(key=reindex_key(corpus_id)).update(key=None)
-    return reindex_corpus(uuid.UUID(str(corpus_id)))
-
-
 def enqueue_reindex(corpus_id, corpus_name=None):
     """Reindex a corpus once the transaction commits; requests made before the job starts share it."""
     enqueue_job(
-        "documents.search.reindex_job",
+        REINDEX_JOB,
         str(corpus_id),
         description=f"Index corpus {corpus_name or corpus_id} for search",
         key=reindex_key(corpus_id),

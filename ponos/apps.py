@@ -5,4 +5,4 @@ class PonosConfig(AppConfig):
     name = "ponos"
 
     def ready(self):
-        from ponos import cleanup, deletion  # noqa: F401
+        from ponos import cleanup, deletion, jobs  # noqa: F401

@@ -12,16 +12,17 @@ process retried and ending again gets a new email.
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import Max
 
 from arkindex.jobs import enqueue_job
 from ponos.models import Task
-from processes.models import Process, ProcessMode
+from processes.models import ProcessMode
 
 logger = logging.getLogger(__name__)
 
 SILENT_MODES = (ProcessMode.Repository, ProcessMode.Local)
+# The job sending it (`ponos.jobs`, which imports this module).
+SEND_EMAIL_JOB = "ponos.jobs.send_process_finished_email"
 
 
 def process_url(process):
@@ -50,23 +51,12 @@ def process_finished_email(process):
     return subject, body
 
 
-def send_process_finished_email(process_id):
-    """The durable job recorded once a process has ended (see the module's docstring)."""
-    process = Process.objects.select_related("creator").filter(pk=process_id, finished__isnull=False).first()
-    if process is None or process.mode in SILENT_MODES or not process.creator.email:
-        return False
-    subject, body = process_finished_email(process)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [process.creator.email])
-    logger.info("Sent the end email of process %s", process.id)
-    return True
-
-
 def enqueue_process_finished_email(process):
     """Record the email of this end of `process` (its `finished` just set), once per end."""
     if process.mode in SILENT_MODES:
         return
     enqueue_job(
-        "ponos.emails.send_process_finished_email",
+        SEND_EMAIL_JOB,
         str(process.id),
         description=f"Email the end of process {process.name or process.id} to its creator",
         key=f"process-finished-email-{process.id}-{process.finished.isoformat()}",

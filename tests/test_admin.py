@@ -281,11 +281,11 @@ def test_corpus_page_with_many_rights_and_exports(admin_site, superuser):
             data.pop("indexable", None)
             data.pop("types-0-indexable", None)
         # The reindexation the previous save asked for has started: this save asks for another.
-        Job.objects.filter(function="documents.search.reindex_job").update(key=None)
+        Job.objects.filter(function="documents.jobs.corpus_reindex").update(key=None)
         with CaptureQueriesContext(connection) as post_queries:
             response = admin_site.post(url, data)
         assert response.status_code == 302, response.context["adminform"].form.errors
-        assert Job.objects.filter(function="documents.search.reindex_job", key__isnull=False).count() == 1
+        assert Job.objects.filter(function="documents.jobs.corpus_reindex", key__isnull=False).count() == 1
         return content, len(get_queries), len(post_queries)
 
     bulk_rights(corpus, 50)

@@ -6,4 +6,4 @@ class WorkersConfig(AppConfig):
 
     def ready(self):
         # Model version archives are a target of the multipart upload operations.
-        from workers import model_services  # noqa: F401
+        from workers.services import ml_models  # noqa: F401

@@ -68,9 +68,9 @@ class Worker(IndexableModel):
 class Repository(IndexableModel):
     """
     A Git repository whose `.arkindex.yml` declares workers, imported by repository processes (one
-    revision each, see `workers.repositories`). Its workers are those whose `repository_url` is its
+    revision each, see `workers.services.repositories`). Its workers are those whose `repository_url` is its
     URL. Credentials for an HTTP(S) clone (a username and a password or access token) are sealed
-    at rest (`workers.repositories.seal_credentials`): only the import task of a repository process
+    at rest (`workers.services.repositories.seal_credentials`): only the import task of a repository process
     reads them, through the API, and no response, log or admin page shows them.
     """
 
@@ -182,7 +182,7 @@ class WorkerConfiguration(IndexableModel):
 
 
 class Model(IndexableModel):
-    # Unique among the models a user can see (`workers.model_services`): a name taken by a model
+    # Unique among the models a user can see (`workers.services.ml_models`): a name taken by a model
     # hidden from someone never tells them it exists. One user has one model of a name.
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")

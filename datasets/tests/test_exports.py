@@ -26,7 +26,7 @@ from arkindex import storage
 from arkindex.jobs import rq_job_id
 from arkindex.models import Job
 from conftest import token_client
-from datasets import exports
+from datasets import exports, jobs
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
 from datasets.models import CorpusExport, CorpusExportState
 from datasets.tests.conftest import add
@@ -730,11 +730,11 @@ def test_failed_storage_leaves_no_file(user_client, corpus, tree, monkeypatch):
 
 def test_build_is_not_run_twice(corpus, user):
     export = CorpusExport.objects.create(corpus=corpus, user=user, state=CorpusExportState.Done)
-    exports.export_job(str(export.id))
+    jobs.export_build(str(export.id))
     export.refresh_from_db()
     assert export.state == CorpusExportState.Done
     # A deleted export's job does nothing.
-    exports.export_job("00000000-0000-0000-0000-000000000000")
+    jobs.export_build("00000000-0000-0000-0000-000000000000")
 
 
 def test_large_export_is_built_by_a_job(user_client, corpus, tree, monkeypatch, django_capture_on_commit_callbacks):
@@ -746,7 +746,7 @@ def test_large_export_is_built_by_a_job(user_client, corpus, tree, monkeypatch, 
     queue = django_rq.get_queue(exports.EXPORT_QUEUE)
     job = Job.objects.get()
     assert (job.function, job.arguments, job.key) == (
-        "datasets.exports.export_job",
+        "datasets.jobs.export_build",
         [response.json()["id"]],
         f"export-{response.json()['id']}",
     )

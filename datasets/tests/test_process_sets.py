@@ -10,7 +10,7 @@ from documents.models import Corpus
 from ponos.models import Task
 from processes import services as process_services
 from processes.models import Process, ProcessMode, WorkerRun
-from processes.starting import start_errors
+from processes.services.starting import start_errors
 from workers.tests.factories import WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.result_services import metadata_dates, metadata_value
+from documents.services.results import metadata_dates, metadata_value
 
 MAX_BULK = 1000
 

@@ -21,7 +21,6 @@ from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIVi
 from rest_framework.response import Response
 
 from arkindex.api.params import parse_bool, parse_uuid
-from documents import result_services
 from documents.api.filters import provenance_parameters
 from documents.api.result_serializers import (
     ClassificationCreateSerializer,
@@ -76,6 +75,7 @@ from documents.selectors import (
     get_element,
     with_provenance_runs,
 )
+from documents.services import results as result_services
 from users.models import Role
 
 

@@ -1,5 +1,5 @@
 """
-The requesting user's selection of elements (see `documents.selection_services`): list it, add
+The requesting user's selection of elements (see `documents.services.selections`): list it, add
 elements by ID (many at once), remove some or all of them. A selection is personal: nobody else
 reads or changes it, instance administrators included.
 """
@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from arkindex.api.params import parse_uuid
 from arkindex.api.schema import AutoSchema
-from documents import selection_services
 from documents.api.serializers import ElementSerializer
 from documents.models import Element
+from documents.services import selections as selection_services
 
 MAX_IDS = 10000
 

@@ -16,8 +16,8 @@ from rest_framework import exceptions, serializers
 
 from arkindex.api.params import INT_MAX
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer, MetaType
-from documents.result_services import metadata_dates
 from documents.selectors import check_corpus_level, corpus_with_level, rights_from_level
+from documents.services.results import metadata_dates
 from users.models import Role
 
 THUMBNAIL_HEIGHT = 400

@@ -18,8 +18,8 @@ from rest_framework.test import APIRequestFactory
 from documents import services
 from documents.api.views import CorpusElementList, ElementChildrenList, ElementParentsList
 from documents.models import Element, ElementPath, Image, Selection
-from documents.sample_data import analyze, build_corpus
 from processes.models import Process, WorkerRun
+from tests.sample_data import analyze, build_corpus
 from workers.models import Worker, WorkerType, WorkerVersion
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory
 

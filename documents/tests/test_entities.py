@@ -227,7 +227,7 @@ def test_deleted_with_element_and_corpus(corpus, make_element, transcription, en
 
 def test_worker_run_results_delete(corpus, make_element, transcription, entity_types, run, user):
     from documents.models import Classification, MetaData, MLClass
-    from documents.result_services import worker_results_delete
+    from documents.services.results import worker_results_delete
 
     page = make_element("page")
     other = WorkerRun(process=run.process, version=WorkerVersionFactory(worker__name="Other", tag="v2"))

@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory
 from documents import services
 from documents.api.views import CorpusElementList, ElementChildrenList
 from documents.models import Image
-from documents.sample_data import analyze, build_corpus
+from tests.sample_data import analyze, build_corpus
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from arkindex.models import Job
 from documents import services
+from documents.jobs import corpus_reindex
 from documents.models import Corpus, ElementType, MetaData, SearchEntry, Transcription
-from documents.search import reindex_corpus, reindex_job
+from documents.search import reindex_corpus
 from documents.tests.conftest import grant
 from processes.models import Process, WorkerRun
 from users.models import Role
@@ -257,16 +258,16 @@ def test_flags_reindex(django_capture_on_commit_callbacks, user_client, corpus, 
     with django_capture_on_commit_callbacks():
         corpus.save()
     # Indexed by a job; until it has run, the corpus's types are not indexable anyway.
-    job = Job.objects.get(function="documents.search.reindex_job")
+    job = Job.objects.get(function="documents.jobs.corpus_reindex")
     assert job.arguments == [str(corpus.id)] and job.description == f"Index corpus {corpus.name} for search"
     page_type = types["page"]
     page_type.indexable = True
     with django_capture_on_commit_callbacks():
         page_type.save()
     # The same job, not started yet, does both.
-    assert Job.objects.get(function="documents.search.reindex_job") == job
+    assert Job.objects.get(function="documents.jobs.corpus_reindex") == job
     assert search(user_client, corpus, query="tabellion").json()["count"] == 0
-    reindex_job(str(corpus.id))
+    corpus_reindex(str(corpus.id))
     # Started, it no longer takes requests: the next change makes another job.
     job.refresh_from_db()
     assert job.key is None

@@ -2,7 +2,7 @@
 API of repository imports: a person starts one (CreateRepositoryImport); the process's single task
 reads what it imports and sends back the `.arkindex.yml` it found, with its own `Ponos` token
 (RetrieveRepositoryImport, ImportRepositoryWorkerVersions). Views validate, call
-`ponos.repository_services` and serialise.
+`ponos.services.repositories` and serialise.
 """
 
 from urllib.parse import urlsplit
@@ -16,7 +16,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ponos import repository_services
 from ponos.api.repository_serializers import (
     OAuthCredentialsSerializer,
     RepositoryImportCreateSerializer,
@@ -26,13 +25,14 @@ from ponos.api.repository_serializers import (
     RepositoryImportSerializer,
 )
 from ponos.api.secret_views import SecretUnreadable
+from ponos.services import repositories as repository_services
 from processes.models import Process, ProcessMode, ProcessState, process_state
 from processes.services import process_for_user
 from users.callers import calling_task
 from users.models import Role
 from users.rights import filter_rights
 from workers.models import Repository
-from workers.repositories import CredentialsError, repository_for_user
+from workers.services.repositories import CredentialsError, repository_for_user
 
 TAGS = ["repositories"]
 STOPPED_DETAIL = (

@@ -11,7 +11,7 @@ from arkindex import storage
 from arkindex.api.params import BIGINT_MAX
 from ponos.artifacts import artifact_path_error
 from ponos.models import Artifact, Task, TaskState
-from ponos.task_services import AGENT_FINAL_STATES
+from ponos.services.tasks import AGENT_FINAL_STATES
 
 # Variables of a task's environment that are credentials: never shown, even if one was stored.
 HIDDEN_ENV_VARIABLES = ("ARKINDEX_TASK_TOKEN", "ARKINDEX_API_TOKEN")

@@ -11,7 +11,7 @@ Who reaches a task:
 - the `from-agent` endpoints and CreateArtifact serve the task itself: only its own token opens
   them (403 for a person, 404 for another task).
 
-Views resolve the task and check access here, then call `ponos.task_services` or
+Views resolve the task and check access here, then call `ponos.services.tasks` or
 `ponos.artifacts`; the bytes of logs and artifacts never go through the API except the log, which
 is text read from the storage (`ponos.logs`).
 """
@@ -32,7 +32,7 @@ from rest_framework.response import Response
 
 from arkindex import storage
 from arkindex.api.params import INT_MAX
-from ponos import artifacts, logs, task_services
+from ponos import artifacts, logs
 from ponos.api.task_serializers import (
     ArtifactCreateSerializer,
     ArtifactSerializer,
@@ -41,6 +41,7 @@ from ponos.api.task_serializers import (
     TaskStopSerializer,
 )
 from ponos.models import Artifact, Task
+from ponos.services import tasks as task_services
 from processes.services import process_for_user, processes_with_level
 from users.callers import calling_task
 from users.models import Role

@@ -1,7 +1,7 @@
 """
 API of the scheduler on whole processes: starting, retrying and stopping them, and the tasks of a
 run (the data of the process status page). Views validate, call `ponos.services` and serialise;
-the rules live in the services and in `processes.starting`.
+the rules live in the services and in `processes.services.starting`.
 """
 
 from drf_spectacular.types import OpenApiTypes

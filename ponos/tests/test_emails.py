@@ -16,7 +16,7 @@ from rq import SimpleWorker
 
 from arkindex.models import Job
 from arkindex.rq import DEFAULT_QUEUE
-from ponos import emails, services
+from ponos import emails, jobs, services
 from ponos.models import TaskState
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
     _content_types,
@@ -152,11 +152,11 @@ def test_no_email_for_local_processes(user):
     process = Process.objects.create(
         mode=ProcessMode.Local, creator=user, started=timezone.now(), finished=timezone.now()
     )
-    assert emails.send_process_finished_email(str(process.id)) is False
+    assert jobs.send_process_finished_email(str(process.id)) is False
     assert mail.outbox == []
 
 
 def test_no_email_for_a_process_not_finished(process):
     make_task(process, "worker", state=TaskState.Running)
-    assert emails.send_process_finished_email(str(process.id)) is False
+    assert jobs.send_process_finished_email(str(process.id)) is False
     assert mail.outbox == []

@@ -8,7 +8,7 @@ from django.utils import timezone
 from ponos.models import Task, TaskState
 from processes.models import Process, ProcessMode
 from users.models import Role
-from workers.repositories import repository_create
+from workers.services.repositories import repository_create
 from workers.tests.factories import assert_list_queries, grant
 
 URL = "/api/v1/user/oauth/credentials/"

@@ -15,7 +15,7 @@ from ponos.models import Farm, Task, TaskState
 from processes.models import Process, ProcessMode, ProcessState
 from users.models import Right, Role
 from workers.models import Worker, WorkerVersion
-from workers.repositories import repository_create
+from workers.services.repositories import repository_create
 from workers.tests.factories import grant
 
 pytestmark = pytest.mark.django_db

@@ -100,7 +100,7 @@ def test_stop_process(user_client, process, dag, django_capture_on_commit_callba
     process.refresh_from_db()
     assert process.state == "stopped"
     assert process.finished is not None
-    assert queued_jobs() == ["ponos.emails.send_process_finished_email"]
+    assert queued_jobs() == ["ponos.jobs.send_process_finished_email"]
 
 
 def test_stop_process_without_running_tasks(user_client, process, django_capture_on_commit_callbacks):
@@ -115,7 +115,7 @@ def test_stop_process_without_running_tasks(user_client, process, django_capture
     process.refresh_from_db()
     assert process.finished is not None
     assert states(process) == {"initialisation": "completed", "a": "stopped", "b": "stopped"}
-    assert queued_jobs() == ["ponos.emails.send_process_finished_email"]
+    assert queued_jobs() == ["ponos.jobs.send_process_finished_email"]
 
 
 def test_stop_process_twice_changes_nothing(user_client, process, dag):

@@ -1,4 +1,4 @@
-"""DestroyWorkerResults: the request checks the filters and rights; an RQ job deletes (see `processes.results`)."""
+"""DestroyWorkerResults: the request checks the filters and rights; an RQ job deletes (`processes.services.results`)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from arkindex.api.params import parse_bool, parse_uuid, parse_uuid_or_false
 from documents.selectors import get_corpus
-from processes import results
+from processes.services import results
 from users.models import Role
 
 

@@ -2,7 +2,7 @@
 Shapes of worker runs as the base worker and the CLI read them (`RetrieveWorkerRun`): the process
 the run belongs to, its worker version with the worker, its model version with the model, its
 configuration and its summary. `ListWorkerRuns` returns the same items: the configuration table of
-a process or a template. Request bodies only carry IDs; the rules live in `processes.worker_runs`.
+a process or a template. Request bodies only carry IDs; the rules live in `processes.services.worker_runs`.
 """
 
 from rest_framework import serializers

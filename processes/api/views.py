@@ -1,7 +1,7 @@
 """
 API of worker runs: the configuration table of processes and templates, a user's own worker runs,
 and what a worker reads about the run it executes. Views resolve the process and the user's level
-on it (`services.process_for_user`), then hand the rules to `processes.worker_runs`.
+on it (`services.process_for_user`), then hand the rules to `processes.services.worker_runs`.
 
 A task calling with its `Ponos` token acts as its process's creator narrowed to its own process
 (`users.callers`): it reads the worker runs of that process only, and never changes a configuration
@@ -17,7 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from documents.selectors import get_corpus
-from processes import services, worker_runs
+from processes import services
 from processes.api.serializers import (
     ApplyProcessTemplateSerializer,
     ProcessTemplateCreateSerializer,
@@ -29,6 +29,7 @@ from processes.api.serializers import (
     WorkerRunUpdateSerializer,
 )
 from processes.models import Process, ProcessMode, WorkerRun
+from processes.services import worker_runs
 from users.models import Role
 from workers.configuration import runtime_configuration
 

@@ -28,8 +28,8 @@ from documents.models import (
     TranscriptionEntity,
 )
 from ponos.models import Task, TaskState
-from processes import results
 from processes.models import Process, ProcessMode, WorkerRun
+from processes.services import results
 from users.models import Right, Role
 from workers.models import Model, ModelVersion
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory

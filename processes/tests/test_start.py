@@ -1,5 +1,5 @@
 """
-The checks run before a process starts (`processes.starting.start_errors`): each rule alone, all of
+The checks run before a process starts (`processes.services.starting.start_errors`): each rule alone, all of
 them at once, and a fixed number of queries whatever the number of elements and worker runs.
 StartProcess itself is tested with the scheduler (`ponos/tests/test_start_process.py`).
 """
@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from documents import services as documents_services
-from processes import starting
 from processes.models import Process, ProcessMode
-from processes.starting import start_errors
+from processes.services import starting
+from processes.services.starting import start_errors
 from processes.tests.start_fixtures import (  # noqa: F401
     _content_types,
     corpus,

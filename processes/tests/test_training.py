@@ -109,7 +109,7 @@ def test_one_worker_run(user_client, user, corpus, model, folders, version):
 
 
 def test_start_checks(user, corpus, model, folders, version):
-    from processes.starting import start_errors
+    from processes.services.starting import start_errors
 
     process = Process.objects.create(mode=ProcessMode.Training, corpus=corpus, creator=user)
     WorkerRun.objects.create(process=process, version=version)

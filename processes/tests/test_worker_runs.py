@@ -1,6 +1,6 @@
 """
 The configuration table of a process: creating, listing, changing and deleting its worker runs,
-with every rule of `processes.worker_runs` and the access levels on the process's corpus.
+with every rule of `processes.services.worker_runs` and the access levels on the process's corpus.
 """
 
 import threading

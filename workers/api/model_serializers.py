@@ -13,8 +13,8 @@ from rest_framework import serializers
 from arkindex import storage
 from arkindex.api.params import BIGINT_MAX
 from users.models import Role
-from workers.model_services import ARCHIVE_CONTENT_TYPE, level_rights
 from workers.models import Model, ModelVersion, ModelVersionState
+from workers.services.ml_models import ARCHIVE_CONTENT_TYPE, level_rights
 
 MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 HASH_HEX = re.compile(r"^[0-9a-fA-F]{32,64}$")

@@ -6,7 +6,8 @@ from rest_framework.response import Response
 
 from users.models import Role
 from workers.api.model_serializers import ModelSerializer, ModelVersionSerializer
-from workers.model_services import (
+from workers.models import ModelVersion
+from workers.services.ml_models import (
     get_model,
     get_model_version,
     model_create,
@@ -17,7 +18,6 @@ from workers.model_services import (
     readable_models,
     visible_versions,
 )
-from workers.models import ModelVersion
 
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 

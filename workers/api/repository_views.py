@@ -15,13 +15,13 @@ from rest_framework.response import Response
 
 from users.models import Role
 from users.rights import filter_rights
-from workers import repositories
 from workers.api.repository_serializers import (
     RepositoryCreateSerializer,
     RepositorySerializer,
     RepositoryUpdateSerializer,
 )
 from workers.models import Repository
+from workers.services import repositories
 
 TAGS = ["repositories"]
 

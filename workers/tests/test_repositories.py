@@ -15,7 +15,7 @@ from users.models import Group, Membership, Right, Role
 from users.rights import get_max_level
 from workers.arkindex_yml import ArkindexYmlError
 from workers.models import Repository, Worker, WorkerVersion
-from workers.repositories import (
+from workers.services.repositories import (
     CredentialsError,
     open_credentials,
     repository_create,

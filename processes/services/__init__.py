@@ -21,9 +21,9 @@ from arkindex.api.exceptions import Conflict
 from arkindex.jobs import enqueue_job
 from documents.models import Corpus, Element, ElementPath, ElementType, Selection
 from documents.selectors import corpus_level_subquery
-from processes import worker_runs
 from processes.deletion import PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
+from processes.services import worker_runs
 from processes.signals import process_deleting
 from users.callers import task_scope_of
 from users.models import Role

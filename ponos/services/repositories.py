@@ -8,7 +8,7 @@ started at once: there is nothing to configure. The task
 (`ponos.tasks.repository_import`, run by an agent like any task) reads what to import and the
 repository's credentials with its own token (`repository_import_of`), clones the revision, and
 sends back the `.arkindex.yml` it found (`repository_import_publish`), which the server checks and
-imports (`workers.repositories.repository_import_versions`): the task needs no database, and the
+imports (`workers.services.repositories.repository_import_versions`): the task needs no database, and the
 rules of worker versions are applied in one place.
 
 Version 3 of `.arkindex.yml` imports nothing: publication happens from the worker's own CI. The
@@ -43,7 +43,7 @@ from users.models import Role
 from users.rights import get_max_level
 from workers.arkindex_yml import ArkindexYmlError
 from workers.models import Repository
-from workers.repositories import normalize_url, open_credentials, repository_import_versions
+from workers.services.repositories import normalize_url, open_credentials, repository_import_versions
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def repository_import_publish(*, repository_import, text, commit_hash, branch=No
     Import the `.arkindex.yml` (`text`) that the task found at `commit_hash`. 403 when the
     process's creator is no longer a contributor on the repository, 409 when the task is being
     stopped, 400 with every error of an invalid file. A version 3 file stops the process.
-    Returns the `workers.repositories.ImportResult`.
+    Returns the `workers.services.repositories.ImportResult`.
     """
     task, repository = repository_import.task, repository_import.repository
     creator = task.process.creator

@@ -2,7 +2,7 @@
 Writes of worker results: transcriptions, ML classes, classifications, metadata.
 
 Bulk writes are one INSERT per table whatever the number of items, and the deletion of elements
-or corpora removes their results with one statement per table (`documents.deletion`).
+or corpora removes their results with one statement per table (`documents.services.deletion`).
 Rights and the worker run are checked by the views before these run.
 """
 
@@ -12,7 +12,6 @@ import re
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 
-from documents.deletion import subtrees_delete, tree_lock
 from documents.models import (
     Classification,
     ClassificationState,
@@ -26,6 +25,7 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
+from documents.services.deletion import subtrees_delete, tree_lock
 
 DUPLICATE_CLASSIFICATION = "The fields element, worker_run, ml_class must make a unique set."
 
@@ -331,7 +331,7 @@ def worker_results_delete(*, corpus_id, runs_sql, runs_params, scope_ids=None):
     statements per table whatever the number of rows:
 
     - the elements they created, with their descendants that have no other way up (see
-      `documents.deletion.subtrees_delete`) and everything attached to those;
+      `documents.services.deletion.subtrees_delete`) and everything attached to those;
     - their transcriptions (with every entity marked in them), classifications, metadata,
       embeddings and transcription entities;
     - the entities they found, with every place those are marked at, even by another run; metadata

@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from arkindex.admin_tools import IdSearchMixin
 from workers.models import Repository
-from workers.repositories import repositories_clear_credentials
+from workers.services.repositories import repositories_clear_credentials
 
 
 class HasCredentialsFilter(admin.SimpleListFilter):

@@ -3,7 +3,7 @@ Deleting worker results (DestroyWorkerResults): every result that some worker ru
 corpus, picked by worker run, worker version, model version (or the lack of one) and configuration
 (or the lack of one), optionally under an element or the user's selection. The request checks the
 filters and answers at once; an RQ job deletes, with set-based SQL (see
-`documents.result_services.worker_results_delete`), so that a million results cost a few
+`documents.services.results.worker_results_delete`), so that a million results cost a few
 statements. Results of the other worker runs, and those made by hand, stay.
 """
 
@@ -17,7 +17,7 @@ from arkindex.api.exceptions import Conflict
 from arkindex.jobs import enqueue_job
 from documents.models import Element, Selection
 from documents.provenance import ProvenanceFilter
-from documents.result_services import worker_results_delete as delete_results
+from documents.services.results import worker_results_delete as delete_results
 from processes.models import FINAL_PROCESS_STATES, ProcessMode, WorkerRun
 from workers.models import ModelVersion, WorkerConfiguration, WorkerVersion
 

@@ -3,7 +3,7 @@ Starting, retrying and ending processes: the task DAG and the states of tasks.
 
 **Starting** (`process_start`) happens in one transaction on the locked process row, so that two
 concurrent StartProcess calls cannot both build a DAG: the second waits for the first, then finds
-`started` set and gets a 409. It checks every rule at once (`processes.starting.start_errors`), then
+`started` set and gets a 409. It checks every rule at once (`processes.services.starting.start_errors`), then
 creates the tasks with two bulk inserts (the tasks, then their parent links), whatever the number of
 worker runs and elements: the elements are never read here, the initialisation task lists them when
 it runs, and worker activities are created by an RQ job enqueued after the commit.
@@ -18,7 +18,7 @@ one task per worker run and chunk; with `chunks > 1`, `<worker>_<n>` for n in 1â
 task depending on the same chunk of its parent worker runs. A dataset process has no initialisation
 task and no elements list: its workers read their sets from the API. `depth` is the length of the
 longest chain of parents above a task. A repository process has a single task, `import`
-(`build_repository_import_tasks`, started by `ponos.repository_services`), whose environment names
+(`build_repository_import_tasks`, started by `ponos.services.repositories`), whose environment names
 the repository and the revision it imports. A file import (modes files and iiif) has a single
 task too, `import` (`build_files_import_tasks`), whose environment lists the data files it reads
 and where their pages go (`ponos.tasks.file_import`).
@@ -63,7 +63,7 @@ from processes.activities import release_task_activities
 from processes.file_imports import FILE_IMPORT_MODES, import_file_ids
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, process_state
 from processes.services import check_not_being_deleted
-from processes.starting import order_worker_runs, start_errors, start_worker_runs
+from processes.services.starting import order_worker_runs, start_errors, start_worker_runs
 from workers.models import FeatureUsage
 
 logger = logging.getLogger(__name__)

@@ -91,4 +91,5 @@ class WorkerConfigurationAdmin(IdSearchMixin, admin.ModelAdmin):
         self.message_user(request, f"{count} configuration(s) un-archived.", messages.SUCCESS)
 
 
-from workers import model_admin, repository_admin  # noqa: F401,E402
+from workers.admin import ml_models  # noqa: F401,E402
+from workers.admin import repositories as repository_admin  # noqa: F401,E402

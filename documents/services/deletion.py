@@ -1,6 +1,6 @@
 """
 Deleting elements and corpora with everything attached: what the element tree's writes
-(`documents.services`) and the deletion of worker results (`documents.result_services`) share,
+(`documents.services`) and the deletion of worker results (`documents.services.results`) share,
 so that neither imports the other.
 
 - `tree_lock` serialises the changes of a corpus's element tree (see `documents.services`).

@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from arkindex.jobs import enqueue_job
-from documents.deletion import delete_corpus_results, subtrees_delete, tree_lock
 from documents.models import Corpus, Element, ElementPath, ElementType
+from documents.services.deletion import delete_corpus_results, subtrees_delete, tree_lock
 from documents.signals import corpus_deleting
 from users.models import Right, Role
 

@@ -333,4 +333,4 @@ class EmbeddingAdmin(ResultAdmin):
     list_select_related = ("element", "worker_run")
 
 
-from documents import datafile_admin  # noqa: F401,E402
+from documents.admin import datafiles as datafile_admin  # noqa: F401,E402

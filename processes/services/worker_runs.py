@@ -30,7 +30,6 @@ from arkindex.api.exceptions import Conflict
 from processes.models import FINAL_PROCESS_STATES, Process, ProcessMode, ProcessState, WorkerRun
 from users.models import Role
 from users.rights import filter_rights
-from workers.model_services import model_version_level
 from workers.models import (
     FeatureUsage,
     Model,
@@ -42,6 +41,7 @@ from workers.models import (
     WorkerVersionState,
 )
 from workers.services import configuration_deleting
+from workers.services.ml_models import model_version_level
 
 # Modes whose worker runs people configure.
 CONFIGURABLE_MODES = (ProcessMode.Workers, ProcessMode.Dataset, ProcessMode.Training, ProcessMode.Template)

@@ -1,6 +1,6 @@
 """
 Tasks in the Django admin, for instance administrators; farms, agents and secrets are in
-`ponos.extra_admin`.
+`ponos.admin.agents`.
 
 An administrator repairs a task by hand: its state, agent and GPU are editable (seed 002), and its
 artifacts are listed read-only under it, so that they are never part of what the form validates
@@ -12,7 +12,7 @@ credential: never shown, never editable. Artifacts also have a read-only list of
 from django.contrib import admin
 
 from arkindex.admin_tools import EstimatedCountPaginator, IdSearchMixin, RecordAdminMixin
-from ponos import extra_admin  # noqa: F401  (farms, agents, secrets)
+from ponos.admin import agents  # noqa: F401  (farms, agents, secrets: their pages register themselves)
 from ponos.models import Artifact, Task
 from ponos.scheduler import schedule_process_on_commit
 
