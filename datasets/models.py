@@ -22,6 +22,7 @@ from django.db import models
 from django.utils import timezone
 
 from arkindex.models import IndexableModel
+from arkindex.transitions import Transitions
 from documents.models import Corpus, Element
 
 
@@ -34,14 +35,17 @@ class DatasetState(models.TextChoices):
     Error = "error"
 
 
-# The states a dataset may move to, from each state (PartialUpdateDataset). Instance
-# administrators may make any move, for instance to reopen a dataset.
-DATASET_TRANSITIONS = {
-    DatasetState.Open: {DatasetState.Building},
-    DatasetState.Building: {DatasetState.Complete, DatasetState.Error},
-    DatasetState.Complete: set(),
-    DatasetState.Error: {DatasetState.Building},
-}
+# The states a dataset may reach, each from the states it may come from (PartialUpdateDataset).
+# Instance administrators may make any move, for instance to reopen a dataset.
+DATASET_TRANSITIONS = Transitions(
+    {
+        DatasetState.Building: (DatasetState.Open, DatasetState.Error),
+        DatasetState.Complete: (DatasetState.Building,),
+        DatasetState.Error: (DatasetState.Building,),
+        DatasetState.Open: (),
+    },
+    name="dataset",
+)
 
 DEFAULT_SET_NAMES = ("train", "dev", "test")
 
@@ -149,6 +153,16 @@ class CorpusExportState(models.TextChoices):
 
 # Exports that still hold their (corpus, dataset) slot: a second one is refused (`running_export`).
 ACTIVE_EXPORT_STATES = (CorpusExportState.Created, CorpusExportState.Running)
+# A build starts, loses its worker (back to created), ends done; an active export may fail.
+EXPORT_TRANSITIONS = Transitions(
+    {
+        CorpusExportState.Running: (CorpusExportState.Created,),
+        CorpusExportState.Created: (CorpusExportState.Running,),
+        CorpusExportState.Done: (CorpusExportState.Running,),
+        CorpusExportState.Failed: ACTIVE_EXPORT_STATES,
+    },
+    name="export",
+)
 
 
 class CorpusExport(IndexableModel):
@@ -191,29 +205,20 @@ class CorpusExport(IndexableModel):
         """Where the SQLite file lives in the file storage."""
         return f"{export_folder(self.corpus_id)}/{self.id}.sqlite"
 
-    def _move(self, sources, target):
-        """
-        Move to `target` when the state is one of `sources`, in one conditional UPDATE: of two
-        processes moving the same export, one wins. Returns whether it moved.
-        """
-        now = timezone.now()
-        moved = CorpusExport.objects.filter(pk=self.pk, state__in=sources).update(state=target, updated=now)
-        if moved:
-            self.state, self.updated = target, now
-        return bool(moved)
-
+    # Each a conditional UPDATE (`EXPORT_TRANSITIONS.move`): of two processes moving the same export,
+    # one wins. Each returns whether it moved.
     def start(self):
-        return self._move([CorpusExportState.Created], CorpusExportState.Running)
+        return EXPORT_TRANSITIONS.move(self, CorpusExportState.Running, updated=timezone.now())
 
     def restart(self):
         """Its build lost its worker (see `datasets.jobs.export_build`): back to waiting for one."""
-        return self._move([CorpusExportState.Running], CorpusExportState.Created)
+        return EXPORT_TRANSITIONS.move(self, CorpusExportState.Created, updated=timezone.now())
 
     def finish(self):
-        return self._move([CorpusExportState.Running], CorpusExportState.Done)
+        return EXPORT_TRANSITIONS.move(self, CorpusExportState.Done, updated=timezone.now())
 
     def fail(self):
-        return self._move(ACTIVE_EXPORT_STATES, CorpusExportState.Failed)
+        return EXPORT_TRANSITIONS.move(self, CorpusExportState.Failed, updated=timezone.now())
 
 
 def export_folder(corpus_id):

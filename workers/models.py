@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import Q
 
 from arkindex.models import IndexableModel
+from arkindex.transitions import Transitions
 from users.models import Role
 
 
@@ -98,6 +99,23 @@ class WorkerVersionState(models.TextChoices):
     Processing = "processing"
     Available = "available"
     Error = "error"
+
+
+# The states a worker version may reach, each from the states it may come from. An available version
+# stays so: results point at it, and what it ran must not change under them.
+WORKER_VERSION_TRANSITIONS = Transitions(
+    {
+        WorkerVersionState.Processing: (WorkerVersionState.Created, WorkerVersionState.Error),
+        WorkerVersionState.Available: (
+            WorkerVersionState.Created,
+            WorkerVersionState.Processing,
+            WorkerVersionState.Error,
+        ),
+        WorkerVersionState.Error: (WorkerVersionState.Created, WorkerVersionState.Processing),
+        WorkerVersionState.Created: (),
+    },
+    name="worker version",
+)
 
 
 class FeatureUsage(models.TextChoices):
@@ -213,6 +231,17 @@ class ModelVersionState(models.TextChoices):
     Created = "created"
     Available = "available"
     Error = "error"
+
+
+# A version is created, its archive uploaded, then checked: available, or error. Both are final.
+MODEL_VERSION_TRANSITIONS = Transitions(
+    {
+        ModelVersionState.Available: (ModelVersionState.Created,),
+        ModelVersionState.Error: (ModelVersionState.Created,),
+        ModelVersionState.Created: (),
+    },
+    name="model version",
+)
 
 
 class ModelVersion(IndexableModel):

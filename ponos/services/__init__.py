@@ -56,6 +56,7 @@ from rest_framework.exceptions import ValidationError
 from arkindex.api.exceptions import Conflict
 from arkindex.jobs import enqueue_job
 from arkindex.rq import enqueue_on_commit
+from arkindex.transitions import Transitions
 from documents.models import ElementType
 from ponos.emails import enqueue_process_finished_email
 from ponos.models import FINAL_TASK_STATES, Farm, Task, TaskState
@@ -423,16 +424,19 @@ def process_retry(*, process):
 
 # The states a task may reach, each from the states it may come from. A final state is never left:
 # running a task again is a new run (RetryProcess) or a restart, with its own service.
-TASK_TRANSITIONS = {
-    TaskState.Pending: (TaskState.Unscheduled, TaskState.Running),  # scheduled, or requeued from a dead agent
-    TaskState.Running: (TaskState.Pending,),
-    TaskState.Stopping: (TaskState.Running,),
-    TaskState.Completed: (TaskState.Running, TaskState.Stopping),
-    TaskState.Failed: (TaskState.Running, TaskState.Stopping),
-    TaskState.Error: (TaskState.Unscheduled, TaskState.Pending, TaskState.Running, TaskState.Stopping),
-    TaskState.Stopped: (TaskState.Unscheduled, TaskState.Pending, TaskState.Running, TaskState.Stopping),
-    TaskState.Unscheduled: (),
-}
+TASK_TRANSITIONS = Transitions(
+    {
+        TaskState.Pending: (TaskState.Unscheduled, TaskState.Running),  # scheduled, or requeued from a dead agent
+        TaskState.Running: (TaskState.Pending,),
+        TaskState.Stopping: (TaskState.Running,),
+        TaskState.Completed: (TaskState.Running, TaskState.Stopping),
+        TaskState.Failed: (TaskState.Running, TaskState.Stopping),
+        TaskState.Error: (TaskState.Unscheduled, TaskState.Pending, TaskState.Running, TaskState.Stopping),
+        TaskState.Stopped: (TaskState.Unscheduled, TaskState.Pending, TaskState.Running, TaskState.Stopping),
+        TaskState.Unscheduled: (),
+    },
+    name="task",
+)
 # Tasks in these states will change again by themselves.
 ACTIVE_TASK_STATES = (TaskState.Pending, TaskState.Running, TaskState.Stopping)
 # A task in these states has a command running on an agent.
@@ -448,10 +452,10 @@ def set_task_state(task, state):
     (`refresh_process`).
     """
     state = TaskState(state)
-    if task.state not in TASK_TRANSITIONS[state]:
+    if not TASK_TRANSITIONS.allows(task.state, state):
         return False
     now = timezone.now()
-    values = {"state": state, "updated": now}
+    values = {"updated": now}
     if state == TaskState.Running:
         values["started"] = now
     if state in FINAL_TASK_STATES:
@@ -462,11 +466,8 @@ def set_task_state(task, state):
             # Tasks of one process ending at the same time take turns here, so that the last one to
             # commit sees all the others ended and finishes the process (see `refresh_process`).
             Process.objects.select_for_update(no_key=True).filter(pk=task.process_id).values_list("pk").first()
-        changed = Task.objects.filter(pk=task.pk, state=task.state).update(**values)
-        if not changed:
+        if not TASK_TRANSITIONS.apply(task, state, **values):
             return False
-        for field, value in values.items():
-            setattr(task, field, value)
         if previous in RUNNING_TASK_STATES and state not in RUNNING_TASK_STATES:
             # Whatever it was doing ends with it: the elements it held go back to their queue at once.
             release_task_activities(

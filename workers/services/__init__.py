@@ -14,11 +14,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.dispatch import Signal
+from django.utils import timezone
 
 from arkindex.api.exceptions import Conflict
 from users.models import Right, Role
 from workers import configuration as config
 from workers.models import (
+    WORKER_VERSION_TRANSITIONS,
     FeatureUsage,
     Worker,
     WorkerConfiguration,
@@ -200,15 +202,24 @@ def worker_version_update(*, version, **fields):
                 ]
             }
         )
-    update_fields = []
+    state = fields.pop("state", version.state)
+    WORKER_VERSION_TRANSITIONS.check(version.state, state)
+    values = {}
     for name, value in fields.items():
         if name in ("tag", "branch", "docker_image_iid"):
             value = value or None
         if getattr(version, name) != value:
+            values[name] = value
+    if state != version.state:
+        # The state moves with a compare-and-set, the other fields with it: a concurrent move wins once.
+        if not WORKER_VERSION_TRANSITIONS.apply(version, state, updated=timezone.now(), **values):
+            raise Conflict(
+                f"Worker version {version.id} changed state meanwhile: read it again.", code="state_transition"
+            )
+    elif values:
+        for name, value in values.items():
             setattr(version, name, value)
-            update_fields.append(name)
-    if update_fields:
-        version.save(update_fields=[*update_fields, "updated"])
+        version.save(update_fields=[*values, "updated"])
     return version
 
 

@@ -26,7 +26,7 @@ from arkindex.uploads import UploadTarget, register_upload_target
 from users.callers import task_scope_of
 from users.models import Right, Role
 from users.rights import check_level, filter_rights, get_max_level
-from workers.models import Model, ModelVersion, ModelVersionState
+from workers.models import MODEL_VERSION_TRANSITIONS, Model, ModelVersion, ModelVersionState
 
 ARCHIVE_CONTENT_TYPE = "application/zstd"
 ARCHIVE_FIELDS = ("size", "hash", "archive_hash")
@@ -265,13 +265,12 @@ def model_version_update(*, version, user, data):
 
         new_state = data.pop("state", current.state)
         if new_state != current.state:
-            if current.state != ModelVersionState.Created:
+            # The row is locked: the machine's rule, in the 400 shape the CLI reads (`state`).
+            if not MODEL_VERSION_TRANSITIONS.allows(current.state, new_state):
                 errors["state"] = [
                     f"A version in the {current.state} state cannot become {new_state}: "
                     "only a version in the created state can become available or error."
                 ]
-            elif new_state == ModelVersionState.Created:
-                errors["state"] = ["A version cannot go back to the created state."]
             elif new_state == ModelVersionState.Available and not errors:
                 archive_errors, actual_size, actual_md5 = _archive_errors(
                     current, data.get("size", current.size), data.get("archive_hash", current.archive_hash)

@@ -340,6 +340,55 @@ def test_update_version_image_of_available_version_is_fixed(user_client, worker)
     assert same.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "current, target, allowed",
+    [
+        ("available", "processing", "none"),
+        ("available", "created", "none"),
+        ("processing", "created", "available, error"),
+        ("error", "created", "available, processing"),
+    ],
+)
+def test_update_version_state_transitions_refused(user_client, worker, current, target, allowed):
+    version = WorkerVersionFactory(worker=worker, state=current)
+    response = user_client.patch(version_url(version), {"state": target, "tag": "v9"})
+    assert response.status_code == 409
+    assert response.json()["errors"] == [
+        {
+            "attr": None,
+            "code": "state_transition",
+            "detail": f"A {current} worker version cannot become {target} (allowed: {allowed}).",
+        }
+    ]
+    version.refresh_from_db()
+    assert (version.state, version.tag) == (current, None)
+
+
+def test_update_version_state_follows_its_build(user_client, worker):
+    version = WorkerVersionFactory(worker=worker, state=WorkerVersionState.Created)
+    for state in ("processing", "error", "processing", "available", "available"):
+        response = user_client.patch(version_url(version), {"state": state})
+        assert response.status_code == 200, response.json()
+        assert response.json()["state"] == state
+    version.refresh_from_db()
+    assert version.state == "available"
+
+
+def test_update_version_state_compare_and_set(worker):
+    """Two requests read the version created; the first moves it, the second is told it changed."""
+    from arkindex.api.exceptions import Conflict
+    from workers import services
+    from workers.models import WorkerVersion
+
+    version = WorkerVersionFactory(worker=worker, state=WorkerVersionState.Created)
+    first, second = WorkerVersion.objects.get(pk=version.pk), WorkerVersion.objects.get(pk=version.pk)
+    services.worker_version_update(version=first, state=WorkerVersionState.Available, tag="v1")
+    with pytest.raises(Conflict, match="changed state meanwhile"):
+        services.worker_version_update(version=second, state=WorkerVersionState.Error, tag="v2")
+    version.refresh_from_db()
+    assert (version.state, version.tag) == ("available", "v1")
+
+
 def test_update_version_invalid(user_client, worker):
     version = WorkerVersionFactory(worker=worker)
     response = user_client.patch(version_url(version), {"state": "done", "tag": "t" * 51})
