@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 from arkindex.rq import QUEUES
 
 # Agents, job workers and the live API as separate processes, for the tests that run processes;
-# S3 storages for the tests of both storages.
-pytest_plugins = ["ponos.tests.running", "tests.s3"]
+# S3 storages and storage helpers for the tests of both storages.
+pytest_plugins = ["ponos.tests.running", "tests.s3", "tests.storage"]
 
 # Tests that start servers, agents or the clients' environments: they run after all the others,
 # so that a broken rule fails the run in its first minutes. `pytest -m "not slow and not e2e"` runs

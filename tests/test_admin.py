@@ -46,8 +46,8 @@ from documents.models import (
 )
 from ponos.models import GPU, Agent, Artifact, Farm, Secret, Task
 from ponos.secret_store import encrypt
-from ponos.tests.test_task_admin import FormValues
 from processes.models import Process, ProcessMode, WorkerActivity, WorkerRun
+from tests.admin_forms import FormValues
 from users.models import Group, Membership, Right, Role, Token, User
 from workers.models import Model, ModelVersion, Repository, Worker, WorkerConfiguration, WorkerType, WorkerVersion
 

@@ -18,10 +18,10 @@ from arkindex import storage
 from documents import services
 from documents.models import Corpus, DataFile
 from documents.tests.conftest import grant
+from tests.storage import http_get, http_put, md5_base64
 from users.models import Role
-from workers.tests.test_model_upload import backend, http_get, http_put, md5_base64, media_root  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 CONTENT = b"https://iiif.example.com/iiif/2/page1.jpg\nhttps://iiif.example.com/iiif/2/page2.jpg\n"
 

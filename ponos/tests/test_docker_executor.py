@@ -7,23 +7,7 @@ with `--executor docker` ends its tasks in error saying why.
 import pytest
 
 from ponos.agent.executors import DockerExecutor, ExecutionError, auth_for_image, get_executor
-
-
-def docker_engine_error():
-    """Why no Docker engine can be used here, or None when one answers."""
-    try:
-        import docker
-
-        docker.from_env().ping()
-    except Exception as error:
-        return str(error) or type(error).__name__
-    return None
-
-
-ENGINE_ERROR = docker_engine_error()
-needs_engine = pytest.mark.skipif(
-    ENGINE_ERROR is not None, reason=f"No Docker engine answers on this machine: {ENGINE_ERROR}"
-)
+from ponos.tests.docker_engine import ENGINE_ERROR, needs_engine
 
 
 def test_credentials_for_several_registries(settings):

@@ -11,7 +11,7 @@ import pytest
 
 from ponos.agent.executors import DockerExecutor
 from ponos.models import Task, TaskState
-from ponos.tests.test_docker_executor import needs_engine
+from ponos.tests.docker_engine import needs_engine
 from processes.models import WorkerRun
 from processes.tests.start_fixtures import (  # noqa: F401
     _content_types,

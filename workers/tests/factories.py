@@ -5,7 +5,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max
 
 from users.models import Right
-from workers.models import Worker, WorkerConfiguration, WorkerType, WorkerVersion, WorkerVersionState
+from workers.models import (
+    Model,
+    ModelVersion,
+    Worker,
+    WorkerConfiguration,
+    WorkerType,
+    WorkerVersion,
+    WorkerVersionState,
+)
 
 
 def grant(obj, level, *, user=None, group=None):
@@ -68,3 +76,14 @@ def assert_list_queries(client, url, queries, django_assert_num_queries, page_si
             response = client.get(f"{url}{separator}page_size={size}")
         assert response.status_code == 200, response.json()
         assert len(response.json()["results"]) == size
+
+
+def make_model(name="Model", *, user=None, level=None, **kwargs):
+    model = Model.objects.create(name=name, **kwargs)
+    if user is not None:
+        grant(model, level, user=user)
+    return model
+
+
+def make_version(model, **kwargs):
+    return ModelVersion.objects.create(model=model, **kwargs)

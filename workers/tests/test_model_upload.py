@@ -14,64 +14,22 @@ S3 through moto.
 
 import base64
 import hashlib
-from urllib.parse import urlsplit
 
 import pytest
-import requests
-from django.test import Client
 
 from arkindex import storage
 from tests import clients
 from tests.s3 import BUCKET
+from tests.storage import http_get, http_put, md5_base64
 from users.models import Role, Token
 from workers.models import Model, ModelVersion, ModelVersionState
-from workers.tests.test_models_api import make_model, make_version
+from workers.tests.factories import make_model, make_version
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 ARCHIVE = b"\x28\xb5\x2f\xfd" + b"zstd archive of a model" * 100
 # A well-formed Content-MD5 value
 MD5 = base64.b64encode(bytes(16)).decode()
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PUBLIC_URL = "http://testserver"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend(request):
-    """Run a test on both storages."""
-    if request.param == "s3":
-        request.getfixturevalue("s3")
-    return request.param
-
-
-def http_put(url, data, headers):
-    """A PUT as the clients send it: `requests` for S3, the test client for this server's own URLs."""
-    if url.startswith("http://testserver/"):
-        parts = urlsplit(url)
-        django_headers = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
-        content_type = django_headers.pop("HTTP_CONTENT_TYPE", "")
-        response = Client().put(f"{parts.path}?{parts.query}", data=data, content_type=content_type, **django_headers)
-        return response.status_code, response.headers
-    response = requests.put(url, data=data, headers=headers, timeout=10)
-    return response.status_code, response.headers
-
-
-def http_get(url):
-    if url.startswith("http://testserver/"):
-        parts = urlsplit(url)
-        response = Client().get(f"{parts.path}?{parts.query}")
-        return response.status_code, response["Content-Type"], b"".join(response.streaming_content)
-    response = requests.get(url, timeout=10)
-    return response.status_code, response.headers["Content-Type"], response.content
-
-
-def md5_base64(data):
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 # One PUT to s3_put_url, as `arkindex models publish` does

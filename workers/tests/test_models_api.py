@@ -14,6 +14,7 @@ from django.utils import timezone
 from conftest import token_client
 from users.models import Group, Membership, Right, Role
 from workers.models import Model, ModelVersion, ModelVersionState
+from workers.tests.factories import make_model, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -31,17 +32,6 @@ def grant(obj, level, user=None, group=None):
     return Right.objects.create(
         content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk, user=user, group=group, level=level
     )
-
-
-def make_model(name="Model", *, user=None, level=None, **kwargs):
-    model = Model.objects.create(name=name, **kwargs)
-    if user is not None:
-        grant(model, level, user=user)
-    return model
-
-
-def make_version(model, **kwargs):
-    return ModelVersion.objects.create(model=model, **kwargs)
 
 
 def warm(client):
