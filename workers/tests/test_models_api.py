@@ -7,31 +7,17 @@ CreateModelVersion without its tag on the exact duplicate-tag message).
 import uuid
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
 
 from conftest import token_client
 from users.models import Group, Membership, Right, Role
 from workers.models import Model, ModelVersion, ModelVersionState
-from workers.tests.factories import make_model, make_version
+from workers.tests.factories import grant, make_model, make_version
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 DUPLICATE_TAG = "A version for this model with this tag already exists."
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.PUBLIC_URL = "http://testserver"
-    return settings.MEDIA_ROOT
-
-
-def grant(obj, level, user=None, group=None):
-    return Right.objects.create(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk, user=user, group=group, level=level
-    )
 
 
 def warm(client):
@@ -542,7 +528,6 @@ def test_destroy_model_version_in_use(user, user_client, media_root):
     """Worker runs protect the versions they use: the refusal is a 409 and the archive stays."""
     from processes.services import create_user_worker_run
     from workers.tests.factories import WorkerVersionFactory
-    from workers.tests.factories import grant as grant_worker
 
     model = make_model(user=user, level=Role.ADMIN)
     version = make_version(model, state=ModelVersionState.Available)
@@ -550,7 +535,7 @@ def test_destroy_model_version_in_use(user, user_client, media_root):
     archive.parent.mkdir(parents=True)
     archive.write_bytes(b"archive")
     worker_version = WorkerVersionFactory(model_usage="supported")
-    grant_worker(worker_version.worker, Role.GUEST, user=user)
+    grant(worker_version.worker, Role.GUEST, user=user)
     create_user_worker_run(user, version_id=worker_version.id, model_version_id=version.id)
 
     response = user_client.delete(f"/api/v1/modelversion/{version.id}/")
