@@ -7,10 +7,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from arkindex.rq import QUEUES
+from tests.tokens import token_client
 
 # Agents, job workers and the live API as separate processes, for the tests that run processes;
-# S3 storages and storage helpers for the tests of both storages.
-pytest_plugins = ["ponos.tests.running", "tests.s3", "tests.storage"]
+# the corpus, types and elements most tests start from; S3 storages and storage helpers.
+pytest_plugins = ["ponos.tests.running", "tests.fixtures", "tests.s3", "tests.storage"]
 
 # Tests that start servers, agents or the clients' environments: they run after all the others,
 # so that a broken rule fails the run in its first minutes. `pytest -m "not slow and not e2e"` runs
@@ -91,16 +92,6 @@ def superuser(db, django_user_model):
 @pytest.fixture
 def anonymous_client():
     return APIClient()
-
-
-def token_client(user):
-    from users.models import Token
-
-    token, _ = Token.objects.get_or_create(user=user, name="tests")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    client.user = user
-    return client
 
 
 @pytest.fixture

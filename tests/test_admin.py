@@ -25,13 +25,11 @@ from django.utils import timezone
 from arkindex.admin_tools import EstimatedCountPaginator
 from arkindex.models import Job
 from datasets.models import CorpusExport, Dataset, DatasetElement, DatasetSet, ProcessSet
-from documents import services
 from documents.models import (
     Classification,
     Corpus,
     DataFile,
     ElementPath,
-    ElementType,
     Embedding,
     Entity,
     EntityType,
@@ -44,11 +42,15 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from ponos.models import GPU, Agent, Artifact, Farm, Secret, Task
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
+from ponos.models import GPU, Agent, Artifact, Farm, Secret
 from ponos.secret_store import encrypt
-from processes.models import Process, ProcessMode, WorkerActivity, WorkerRun
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode, WorkerActivity
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from tests.admin_forms import FormValues
 from users.models import Group, Membership, Right, Role, Token, User
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion, Repository, Worker, WorkerConfiguration, WorkerType, WorkerVersion
 
 pytestmark = pytest.mark.django_db
@@ -69,15 +71,15 @@ def populate():
     group = Group.objects.create(name=f"Group {n}")
     Membership.objects.create(user=user, group=group, level=Role.CONTRIBUTOR)
 
-    corpus = Corpus.objects.create(name=f"Corpus {n}", creator=user, indexable=True)
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
+    corpus = CorpusFactory(name=f"Corpus {n}", creator=user, indexable=True)
+    grant(corpus, Role.ADMIN, user=user)
     Right.objects.create(content_object=corpus, group=group, level=Role.GUEST)
-    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page", indexable=True)
+    folder_type = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page", indexable=True)
     server = ImageServer.objects.create(url=f"https://iiif{n}.example.com/iiif/2", display_name=f"Server {n}")
     image = Image.objects.create(server=server, path=f"page{n}.jpg", width=100, height=200, status="checked")
-    folder = services.element_create(corpus=corpus, type=folder_type, name=f"Folder {n}")
-    page = services.element_create(
+    folder = ElementFactory(corpus=corpus, type=folder_type, name=f"Folder {n}")
+    page = ElementFactory(
         corpus=corpus,
         type=page_type,
         name=f"Page {n}",
@@ -98,22 +100,18 @@ def populate():
     model_version = ModelVersion.objects.create(model=model, tag="v1", state="available", creator=user)
 
     farm = Farm.objects.create(name=f"Farm {n}")
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Workers, corpus=corpus, creator=user, farm=farm, name=f"Process {n}", started=timezone.now()
     )
     process.elements.set([page])
     data_file = DataFile.objects.create(corpus=corpus, name=f"File {n}", content_type="text/plain", size=10)
     process.files.set([data_file])
-    run = WorkerRun.objects.create(
-        process=process, version=version, model_version=model_version, configuration=configuration
-    )
+    run = WorkerRunFactory(process=process, version=version, model_version=model_version, configuration=configuration)
     WorkerActivity.objects.create(process=process, worker_run=run, element=page, state="processed")
     agent = Agent.objects.create(farm=farm, hostname=f"host-{n}", pid=n, last_ping=timezone.now())
     gpu = GPU.objects.create(id=f"GPU-{n}", agent=agent, index=0, name="Tesla")
-    initialisation = Task.objects.create(process=process, slug="initialisation", state="completed")
-    task = Task.objects.create(
-        process=process, slug="worker", worker_run=run, state="running", agent=agent, gpu=gpu, depth=1
-    )
+    initialisation = TaskFactory(process=process, slug="initialisation", state="completed")
+    task = TaskFactory(process=process, slug="worker", worker_run=run, state="running", agent=agent, gpu=gpu, depth=1)
     task.parents.set([initialisation])
     Artifact.objects.create(task=task, path="results.json", size=10, content_type="application/json")
     nonce, content = encrypt(f"secret-{n}", "value")
@@ -133,7 +131,7 @@ def populate():
     DatasetElement.objects.create(
         dataset=dataset, set=dataset_set, element=page, unique_elements=dataset.unique_elements
     )
-    dataset_process = Process.objects.create(mode=ProcessMode.Dataset, corpus=corpus, creator=user)
+    dataset_process = ProcessFactory(mode=ProcessMode.Dataset, corpus=corpus, creator=user)
     ProcessSet.objects.create(process=dataset_process, set=dataset_set)
     CorpusExport.objects.create(corpus=corpus, user=user, state="done")
     Job.objects.create(
@@ -261,8 +259,8 @@ def bulk_rights(corpus, count, offset=0):
 
 
 def test_corpus_page_with_many_rights_and_exports(admin_site, superuser):
-    corpus = Corpus.objects.create(name="Crowded", creator=superuser)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Crowded", creator=superuser)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     url = reverse("admin:documents_corpus_change", args=[corpus.id])
 
     def visit_and_save(indexable):
@@ -315,7 +313,7 @@ def test_corpus_page_with_many_rights_and_exports(admin_site, superuser):
 
 
 def test_corpus_deletion_page_does_not_list_rights(admin_site, superuser):
-    corpus = Corpus.objects.create(name="Crowded", creator=superuser)
+    corpus = CorpusFactory(name="Crowded", creator=superuser)
     bulk_rights(corpus, 200)
     response = admin_site.get(reverse("admin:documents_corpus_delete", args=[corpus.id]))
     assert response.status_code == 200
@@ -388,8 +386,8 @@ def test_agents_sorted_by_hostname(admin_site):
 
 
 def test_element_type_indexable_in_admin(admin_site, superuser):
-    corpus = Corpus.objects.create(name="Corpus")
-    element_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Corpus")
+    element_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     assert element_type.indexable is False and corpus.indexable is False
     response = admin_site.get(reverse("admin:documents_elementtype_changelist"), {"indexable__exact": "0"})
     assert list(response.context["cl"].result_list) == [element_type]

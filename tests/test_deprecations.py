@@ -18,19 +18,17 @@ import json
 
 import pytest
 
-from conftest import token_client
 from ponos.agent.execution import task_environment
 from ponos.models import Artifact, Task
+from ponos.tests.factories import TaskFactory
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
     runs,
 )
+from tests.tokens import token_client
 from users.models import Token
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +144,7 @@ def test_worker_tasks_carry_the_worker_run_not_the_version(user_client, process,
 def test_agent_never_passes_a_worker_version(process, runs, tmp_path):
     """A task stored with a version variable (an old template, an admin's edit) still runs without it."""
     run = runs[0]
-    task = Task.objects.create(
+    task = TaskFactory(
         process=process,
         slug="legacy",
         worker_run=run,

@@ -30,24 +30,26 @@ from arkindex import jobs
 from arkindex.models import Job, JobState
 from arkindex.rq import DEFAULT_QUEUE
 from arkindex.tests.conftest import free_port
-from documents import services as documents_services
-from documents.models import Corpus, ElementType, Transcription
+from documents.models import Transcription
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.models import Agent, Task, TaskState
 from ponos.tests.running import kill_group, wait_finished, wait_for
-from processes.models import ActivityState, Process, ProcessMode, WorkerActivity, WorkerRun
-from users.models import Right, Role, Token
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from processes.models import ActivityState, Process, ProcessMode, WorkerActivity
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role, Token
+from users.tests.factories import grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Registers")
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Registers")
+    grant(corpus, Role.ADMIN, user=user)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     for index in range(6):
-        documents_services.element_create(corpus=corpus, type=page, name=f"Page {index}")
+        ElementFactory(corpus=corpus, type=page, name=f"Page {index}")
     return corpus
 
 
@@ -80,8 +82,8 @@ def test_killed_results_deletion_completes_after_a_new_worker(
     import requests
 
     version = WorkerVersionFactory(state="available")
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
-    run = WorkerRun.objects.create(process=process, version=version)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    run = WorkerRunFactory(process=process, version=version)
     Transcription.objects.bulk_create(
         Transcription(element=element, text=f"line {n}", worker_run=run)
         for element in corpus.elements.all()
@@ -134,13 +136,13 @@ def test_killed_results_deletion_completes_after_a_new_worker(
 
 
 def startable_process(corpus, user):
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Workers, corpus=corpus, creator=user, name="Race", activity_state=ActivityState.Disabled
     )
     worker = WorkerFactory()
     grant(worker, Role.GUEST, user=user)
     version = WorkerVersionFactory(worker=worker, state="available", configuration={"docker": {"command": "true"}})
-    WorkerRun.objects.create(process=process, version=version)
+    WorkerRunFactory(process=process, version=version)
     return process
 
 
@@ -211,7 +213,7 @@ def test_killed_agent_gives_its_elements_back(
         state="available",
         configuration={"docker": {"command": shlex.join([str(worker_python), str(script)])}},
     )
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Workers,
         corpus=corpus,
         creator=user,
@@ -220,7 +222,7 @@ def test_killed_agent_gives_its_elements_back(
         skip_elements_json=True,
         activity_state=ActivityState.Pending,
     )
-    run = WorkerRun.objects.create(process=process, version=version)
+    run = WorkerRunFactory(process=process, version=version)
     start_service("rqworker", "high", "default", "low", "--worker-class", "rq.SimpleWorker")
     agents = [start_service("ponos_agent", "--concurrency", "1", ready="Ctrl-C to stop") for _ in range(2)]
     response = requests.post(

@@ -13,6 +13,10 @@ import json
 
 import pytest
 
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.tests.factories import grant
+
 pytestmark = [pytest.mark.e2e]
 
 PASSWORD = "e2e-client-password"
@@ -102,13 +106,13 @@ def folder_tree(client_user):
     the ORM (committed: the test is transactional). Returns the corpus, the folder and the children
     in the order the API lists them (their position under the folder).
     """
-    from documents.models import Corpus, Element, ElementPath, ElementType
-    from users.models import Right, Role
+    from documents.models import Element, ElementPath
+    from users.models import Role
 
-    corpus = Corpus.objects.create(name="E2E corpus", indexable=True)
-    Right.objects.create(content_object=corpus, user=client_user, level=Role.ADMIN)
-    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page", indexable=True)
+    corpus = CorpusFactory(name="E2E corpus", indexable=True)
+    grant(corpus, Role.ADMIN, user=client_user)
+    folder_type = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page", indexable=True)
     folder = Element.objects.create(corpus=corpus, type=folder_type, name="Folder")
     ElementPath.objects.create(element=folder, path=[], ordering=0)
     # Names sort like positions, so the expected order holds whichever of the two the API sorts by.
@@ -125,12 +129,12 @@ def folder_tree(client_user):
 def classified_run(client_user, folder_tree):
     """A worker run of a process on the corpus that classified the first page and gave it a metadata."""
     from documents.models import Classification, MetaData, MLClass
-    from processes.models import Process, ProcessMode, WorkerRun
+    from processes.models import ProcessMode
     from workers.tests.factories import WorkerVersionFactory
 
     corpus, _, children = folder_tree
-    process = Process.objects.create(corpus=corpus, creator=client_user, mode=ProcessMode.Workers)
-    run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    process = ProcessFactory(corpus=corpus, creator=client_user, mode=ProcessMode.Workers)
+    run = WorkerRunFactory(process=process, version=WorkerVersionFactory())
     letter = MLClass.objects.create(corpus=corpus, name="letter")
     Classification.objects.create(
         element=children[0], ml_class=letter, confidence=0.98, high_confidence=True, worker_run=run

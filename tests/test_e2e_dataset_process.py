@@ -19,14 +19,15 @@ import pytest
 
 from datasets import services as dataset_services
 from datasets.models import DatasetSet, ProcessSet
-from documents import services as documents_services
-from documents.models import Corpus, ElementType
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.models import Task
 from ponos.tests.running import store_model_archive, wait_finished
-from processes.models import ActivityState, Process, ProcessMode, ProcessState, WorkerActivity, WorkerRun
-from users.models import Right, Role, Token
+from processes.models import ActivityState, ProcessMode, ProcessState, WorkerActivity
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role, Token
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -107,15 +108,15 @@ SPLITS = {"train": 6, "dev": 2, "test": 3}
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Training data")
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Training data")
+    grant(corpus, Role.ADMIN, user=user)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     dataset = dataset_services.dataset_create(
         corpus=corpus, creator=user, name="Pages", set_names=list(SPLITS), unique_elements=True
     )
     for set_name, count in SPLITS.items():
         for index in range(count):
-            element = documents_services.element_create(corpus=corpus, type=page, name=f"{set_name} {index}")
+            element = ElementFactory(corpus=corpus, type=page, name=f"{set_name} {index}")
             dataset_services.dataset_element_create(dataset=dataset, set_name=set_name, element=element)
     return corpus
 
@@ -141,17 +142,15 @@ def test_build_train_evaluate(ponos, live_server, user, corpus, tmp_path, worker
     base = ModelVersion.objects.create(model=model, tag="base", state="available", configuration={})
     store_model_archive(base, {"model.json": "{}"})
 
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="Train a classifier")
-    build = WorkerRun.objects.create(
-        process=process, version=worker_version(user, tmp_path, worker_python, "build", BUILD)
-    )
-    train = WorkerRun.objects.create(
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="Train a classifier")
+    build = WorkerRunFactory(process=process, version=worker_version(user, tmp_path, worker_python, "build", BUILD))
+    train = WorkerRunFactory(
         process=process,
         version=worker_version(user, tmp_path, worker_python, "train", TRAIN, model_usage="required"),
         model_version=base,
         parents=[build.id],
     )
-    evaluate = WorkerRun.objects.create(
+    evaluate = WorkerRunFactory(
         process=process,
         version=worker_version(user, tmp_path, worker_python, "evaluate", EVALUATE),
         parents=[train.id],

@@ -15,7 +15,9 @@ import pytest
 
 from datasets.models import Dataset, DatasetElement
 from documents.models import Selection
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from users.models import Token
+from users.tests.factories import grant
 
 pytestmark = [pytest.mark.e2e]
 
@@ -85,22 +87,20 @@ print(json.dumps(report))
 
 @pytest.fixture
 def corpus(transactional_db, user):
-    from documents.models import Corpus
-    from users.models import Right, Role
+    from users.models import Role
 
-    corpus = Corpus.objects.create(name="E2E datasets")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
+    corpus = CorpusFactory(name="E2E datasets")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
     return corpus
 
 
 @pytest.fixture
 def pages(corpus):
     from documents import services
-    from documents.models import ElementType
 
-    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    folder = services.element_create(corpus=corpus, type=folder_type, name="Folder")
+    folder_type = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    folder = ElementFactory(corpus=corpus, type=folder_type, name="Folder")
     return services.elements_create(
         parent=folder, elements=[{"type": page_type, "name": f"Page {n:02d}"} for n in range(PAGES)]
     )

@@ -19,8 +19,10 @@ from django.db import connection
 from datasets import exports, services
 from datasets.models import CorpusExport, CorpusExportState
 from documents import services as documents_services
-from documents.models import Corpus, ElementType, Transcription
-from users.models import Right, Role, Token
+from documents.models import Transcription
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
+from users.models import Role, Token
+from users.tests.factories import grant
 
 pytestmark = [pytest.mark.e2e]
 
@@ -74,17 +76,17 @@ def dataset(transactional_db, user, settings, live_server, tmp_path):
     # The storage's signed URLs point at the live server, and its files at a folder of the test.
     settings.PUBLIC_URL = live_server.url
     settings.MEDIA_ROOT = tmp_path / "media"
-    corpus = Corpus.objects.create(name="E2E exports")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    line_type = ElementType.objects.create(corpus=corpus, slug="line", display_name="Line")
-    folder = documents_services.element_create(corpus=corpus, type=folder_type, name="Folder")
+    corpus = CorpusFactory(name="E2E exports")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
+    folder_type = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    line_type = ElementTypeFactory(corpus=corpus, slug="line", display_name="Line")
+    folder = ElementFactory(corpus=corpus, type=folder_type, name="Folder")
     pages = documents_services.elements_create(
         parent=folder, elements=[{"type": page_type, "name": f"Page {n}"} for n in range(3)]
     )
     for page in pages:
-        line = documents_services.element_create(corpus=corpus, type=line_type, name=f"{page.name} line", parent=page)
+        line = ElementFactory(corpus=corpus, type=line_type, name=f"{page.name} line", parent=page)
         Transcription.objects.create(element=line, text=f"Text of {page.name}")
     dataset = services.dataset_create(corpus=corpus, creator=user, name="Pages", set_names=["train", "dev"])
     services.dataset_element_create(dataset=dataset, set_name="train", element=pages[0])

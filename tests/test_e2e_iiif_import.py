@@ -18,11 +18,13 @@ import textwrap
 
 import pytest
 
-from documents.models import Corpus, DataFile, Element, ElementType, Image
+from documents.models import DataFile, Element, Image
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
 from documents.tests.iiif_stub import iiif_server  # noqa: F401
 from ponos.tests.running import wait_finished
 from processes.models import Process, ProcessState
-from users.models import Right, Role, Token
+from users.models import Role, Token
+from users.tests.factories import grant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -32,10 +34,10 @@ MANIFEST_PAGES = {"reg12-1r.jpg": (2000, 3000), "reg12-1v.jpg": (2010, 3010)}
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Registers")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    ElementType.objects.create(corpus=corpus, slug="volume", display_name="Volume", folder=True)
-    ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Registers")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
+    ElementTypeFactory(corpus=corpus, slug="volume", display_name="Volume", folder=True)
+    ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     return corpus
 
 

@@ -14,13 +14,15 @@ import shlex
 import pytest
 from django.db.models import Count
 
-from documents import services as documents_services
-from documents.models import Corpus, ElementType
+from documents.models import ElementType
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.tests.running import store_model_archive, wait_finished, wait_for
-from processes.models import ActivityState, Process, ProcessMode, ProcessState, WorkerActivity, WorkerRun
-from users.models import Right, Role, Token
+from processes.models import ActivityState, ProcessMode, ProcessState, WorkerActivity
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role, Token
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -46,12 +48,12 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Pages")
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    documents_services.element_create(corpus=corpus, type=page, name="Folder")
+    corpus = CorpusFactory(name="Pages")
+    grant(corpus, Role.ADMIN, user=user)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    ElementFactory(corpus=corpus, type=page, name="Folder")
     for index in range(PAGES):
-        documents_services.element_create(corpus=corpus, type=page, name=f"Page {index:03}")
+        ElementFactory(corpus=corpus, type=page, name=f"Page {index:03}")
     return corpus
 
 
@@ -91,7 +93,7 @@ def start(live_server, token, process):
 
 
 def pages_process(corpus, user, **fields):
-    return Process.objects.create(
+    return ProcessFactory(
         corpus=corpus,
         creator=user,
         mode=ProcessMode.Workers,
@@ -123,8 +125,8 @@ def test_two_model_versions_of_one_worker(
     beta = model_version(user, "Beta", "beta")
     process = pages_process(corpus, user)
     runs = {
-        "alpha": WorkerRun.objects.create(process=process, version=version, model_version=alpha),
-        "beta": WorkerRun.objects.create(process=process, version=version, model_version=beta),
+        "alpha": WorkerRunFactory(process=process, version=version, model_version=alpha),
+        "beta": WorkerRunFactory(process=process, version=version, model_version=beta),
     }
     token = Token.objects.create(user=user).key
     start(live_server, token, process)
@@ -176,7 +178,7 @@ def test_two_tasks_consume_one_queue(
     """Two chunks of one worker run, no elements list: both tasks take pages from the activity queue."""
     version = labeller_version(user, worker_python, worker_script)
     process = pages_process(corpus, user, chunks=2, skip_elements_json=True)
-    run = WorkerRun.objects.create(process=process, version=version, model_version=model_version(user, "Solo", "solo"))
+    run = WorkerRunFactory(process=process, version=version, model_version=model_version(user, "Solo", "solo"))
     token = Token.objects.create(user=user).key
     start(live_server, token, process)
 

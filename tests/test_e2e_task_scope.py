@@ -11,14 +11,16 @@ import shlex
 import pytest
 
 from documents import services as documents_services
-from documents.models import ElementType
+from documents.tests.factories import ElementFactory, ElementTypeFactory
 from ponos.logs import read_log
 from ponos.models import Task
 from ponos.secret_store import secret_set
 from ponos.tests.running import wait_finished
-from processes.models import ActivityState, Process, ProcessMode, ProcessState, WorkerRun
+from processes.models import ActivityState, ProcessMode, ProcessState
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Token
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from users.tests.factories import grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -68,11 +70,11 @@ def test_a_real_task_reaches_its_process_only(ponos, live_server, user, tmp_path
 
     own = documents_services.corpus_create(user=user, name="Own")
     other = documents_services.corpus_create(user=user, name="Other")
-    page = ElementType.objects.create(corpus=own, slug="page", display_name="Page")
-    other_type = ElementType.objects.create(corpus=other, slug="page", display_name="Page")
+    page = ElementTypeFactory(corpus=own, slug="page", display_name="Page")
+    other_type = ElementTypeFactory(corpus=other, slug="page", display_name="Page")
     for index in range(3):
-        documents_services.element_create(corpus=own, type=page, name=f"Page {index}")
-    other_page = documents_services.element_create(corpus=other, type=other_type, name="Untouchable")
+        ElementFactory(corpus=own, type=page, name=f"Page {index}")
+    other_page = ElementFactory(corpus=other, type=other_type, name="Untouchable")
     secret_set(name="prober/key", value="the prober's key")
     secret_set(name="instance/other", value="someone else's key")
 
@@ -88,7 +90,7 @@ def test_a_real_task_reaches_its_process_only(ponos, live_server, user, tmp_path
             "secrets": ["prober/key"],
         },
     )
-    process = Process.objects.create(
+    process = ProcessFactory(
         corpus=own,
         creator=user,
         mode=ProcessMode.Workers,
@@ -96,7 +98,7 @@ def test_a_real_task_reaches_its_process_only(ponos, live_server, user, tmp_path
         element_type=page,
         activity_state=ActivityState.Pending,
     )
-    run = WorkerRun.objects.create(process=process, version=version)
+    run = WorkerRunFactory(process=process, version=version)
     token = Token.objects.create(user=user).key
     response = requests.post(
         f"{live_server.url}/api/v1/process/{process.id}/start/", headers={"Authorization": f"Token {token}"}

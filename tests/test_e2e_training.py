@@ -10,13 +10,13 @@ import shlex
 
 import pytest
 
-from documents import services as documents_services
-from documents.models import Corpus, ElementType
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.tests.running import wait_finished
 from processes.models import ActivityState, ProcessState
-from users.models import Right, Role, Token
+from users.models import Role, Token
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion, WorkerConfiguration
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -56,16 +56,14 @@ if __name__ == "__main__":
 def test_training_process(ponos, live_server, user, tmp_path, worker_python, run_in_clients_env):
     import requests
 
-    corpus = Corpus.objects.create(name="Handwriting")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    folder = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    folders = {
-        name: documents_services.element_create(corpus=corpus, type=folder, name=name) for name in ("train", "val")
-    }
+    corpus = CorpusFactory(name="Handwriting")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
+    folder = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    folders = {name: ElementFactory(corpus=corpus, type=folder, name=name) for name in ("train", "val")}
     for index in range(4):
-        documents_services.element_create(corpus=corpus, type=page, name=f"Train {index}", parent=folders["train"])
-    documents_services.element_create(corpus=corpus, type=page, name="Val 0", parent=folders["val"])
+        ElementFactory(corpus=corpus, type=page, name=f"Train {index}", parent=folders["train"])
+    ElementFactory(corpus=corpus, type=page, name="Val 0", parent=folders["val"])
     model = Model.objects.create(name="HTR")
     grant(model, Role.CONTRIBUTOR, user=user)
 

@@ -38,8 +38,8 @@ print(json.dumps({
 @pytest.fixture
 def user_worker_run(transactional_db, user):
     from processes.services import create_user_worker_run
+    from users.tests.factories import grant
     from workers.models import Model, ModelVersion, WorkerConfiguration, WorkerType, WorkerVersion
-    from workers.tests.factories import grant
 
     worker = WorkerType.objects.create(slug="recognizer", display_name="Recognizer").workers.create(
         name="Demo", slug="demo", description="A worker for scripts"

@@ -23,7 +23,6 @@ from documents import services as documents_services
 from documents.models import (
     Classification,
     DataFile,
-    ElementType,
     Embedding,
     Entity,
     EntityType,
@@ -34,9 +33,12 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from ponos.models import Agent, Artifact, Farm, Task
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from ponos.models import Agent, Artifact, Farm
 from ponos.secret_store import secret_set
-from processes.models import Process, ProcessMode, WorkerRun
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Token
 from workers.models import Model, ModelVersion, Repository, WorkerConfiguration
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
@@ -53,12 +55,12 @@ ADMINISTRATOR_EXAMPLES = 10
 def build_world(admin):
     """One object of each kind, linked as in real use, owned by `admin`."""
     corpus = documents_services.corpus_create(user=admin, name="Fuzzed")
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
     server = ImageServer.objects.create(url="https://iiif.example.com/iiif/2", display_name="IIIF")
     image = Image.objects.create(server=server, path="page.jpg", width=1000, height=2000, status="checked")
-    folder = documents_services.element_create(corpus=corpus, type=corpus.types.get(slug="folder"), name="Folder")
-    page = documents_services.element_create(
+    folder = ElementFactory(corpus=corpus, type=corpus.types.get(slug="folder"), name="Folder")
+    page = ElementFactory(
         corpus=corpus, type=page_type, name="Page", parent=folder, image=image, polygon=[[0, 0], [0, 100], [100, 100]]
     )
     worker = WorkerFactory(creator=admin)
@@ -66,12 +68,12 @@ def build_world(admin):
     configuration = WorkerConfiguration.objects.create(worker=worker, name="Tuned", configuration={"n": 1})
     model = Model.objects.create(name="Fuzzed model", creator=admin)
     model_version = ModelVersion.objects.create(model=model, tag="v1", state="available", creator=admin)
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=admin, name="Fuzzed")
-    run = WorkerRun.objects.create(process=process, version=version, model_version=model_version)
-    template = Process.objects.create(mode=ProcessMode.Template, corpus=corpus, creator=admin, name="Template")
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=admin, name="Fuzzed")
+    run = WorkerRunFactory(process=process, version=version, model_version=model_version)
+    template = ProcessFactory(mode=ProcessMode.Template, corpus=corpus, creator=admin, name="Template")
     farm = Farm.objects.get_or_create(name="default")[0]
     agent = Agent.objects.create(farm=farm, hostname="fuzz-host", pid=1, last_ping=timezone.now())
-    task = Task.objects.create(process=process, slug="worker", worker_run=run, state="completed")
+    task = TaskFactory(process=process, slug="worker", worker_run=run, state="completed")
     Artifact.objects.create(task=task, path="out.json", size=2, content_type="application/json")
     transcription = Transcription.objects.create(element=page, text="Some text", worker_run=run)
     ml_class = MLClass.objects.create(corpus=corpus, name="cat")
@@ -88,7 +90,7 @@ def build_world(admin):
     data_file = DataFile.objects.create(corpus=corpus, name="list.txt", content_type="text/plain", size=10)
     secret_set(name="fuzzed/secret", value="value")
     job = Job.objects.create(function="documents.jobs.corpus_delete", description="A job", user=admin)
-    dataset_process = Process.objects.create(mode=ProcessMode.Dataset, corpus=corpus, creator=admin, name="Sets")
+    dataset_process = ProcessFactory(mode=ProcessMode.Dataset, corpus=corpus, creator=admin, name="Sets")
     return {
         "dataset_process": dataset_process,
         "dataset_set": dataset.sets.get(name="test"),

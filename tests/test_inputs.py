@@ -10,12 +10,14 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from conftest import token_client
 from datasets import services as dataset_services
 from datasets.models import CorpusExport
 from documents import services as documents_services
-from documents.models import Classification, ElementType, MLClass
-from processes.models import Process, ProcessMode, WorkerRun
+from documents.models import Classification, MLClass
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from processes.models import Process, ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from tests.tokens import token_client
 from workers.models import Model, ModelVersion, WorkerConfiguration
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
@@ -25,8 +27,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world(superuser):
     corpus = documents_services.corpus_create(user=superuser, name="Inputs")
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    element = documents_services.element_create(corpus=corpus, type=page, name="Page")
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    element = ElementFactory(corpus=corpus, type=page, name="Page")
     worker = WorkerFactory()
     version = WorkerVersionFactory(worker=worker, configuration={"docker": {"command": "true"}})
     model = Model.objects.create(name="Model", creator=superuser)
@@ -40,7 +42,7 @@ def world(superuser):
         "model": model,
         "model_version": ModelVersion.objects.create(model=model, tag="v1"),
         "dataset": dataset,
-        "process": Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=superuser),
+        "process": ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=superuser),
     }
 
 
@@ -192,14 +194,14 @@ def test_empty_patch_of_a_dataset_set(superuser_client, world):
 
 def test_start_a_process_being_deleted(superuser_client, world):
     process = world["process"]
-    WorkerRun.objects.create(process=process, version=world["version"])
+    WorkerRunFactory(process=process, version=world["version"])
     Process.objects.filter(pk=process.pk).update(deleting="2026-01-01T00:00Z")
     assert superuser_client.post(f"/api/v1/process/{process.id}/start/").status_code == 404
 
 
 def test_reject_classification_checks_its_body(superuser_client, world):
     ml_class = MLClass.objects.create(corpus=world["corpus"], name="cat")
-    run = WorkerRun.objects.create(process=world["process"], version=world["version"])
+    run = WorkerRunFactory(process=world["process"], version=world["version"])
     classification = Classification.objects.create(element=world["element"], ml_class=ml_class, worker_run=run)
     url = f"/api/v1/classifications/{classification.id}/reject/"
     response = superuser_client.put(url, {"ml_class": {"name": "dog"}, "state": "rejected"}, format="json")
@@ -260,7 +262,7 @@ def test_parallel_creations_of_one_class(superuser):
 def test_exports_racing_the_corpus_deletion(superuser):
     for _ in range(10):
         corpus = documents_services.corpus_create(user=superuser, name="Raced")
-        ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+        ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
         export, destroy = token_client(superuser), token_client(superuser)
         statuses = run_at_once(
             [

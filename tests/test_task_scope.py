@@ -22,14 +22,18 @@ from rest_framework.test import APIClient
 from datasets import services as dataset_services
 from datasets.models import CorpusExport, CorpusExportState
 from documents import services as documents_services
-from documents.models import Corpus, ElementType, EntityType, MLClass, Transcription
-from ponos.models import Artifact, Task, TaskState
+from documents.models import Corpus, EntityType, MLClass, Transcription
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from ponos.models import Artifact, TaskState
 from ponos.secret_store import secret_set
 from ponos.task_operations import TASK_OPERATIONS, task_operations
-from processes.models import Process, ProcessMode, WorkerRun
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion
-from workers.tests.factories import WorkerVersionFactory, grant
+from workers.tests.factories import WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +64,10 @@ def world(user, make_user):
     own, other = (documents_services.corpus_create(user=user, name=name) for name in ("Own", "Other"))
     for corpus in (own, other):
         for slug in ("page", "line"):
-            ElementType.objects.create(corpus=corpus, slug=slug, display_name=slug)
+            ElementTypeFactory(corpus=corpus, slug=slug, display_name=slug)
 
     def element(corpus, name):
-        return documents_services.element_create(corpus=corpus, type=corpus.types.get(slug="page"), name=name)
+        return ElementFactory(corpus=corpus, type=corpus.types.get(slug="page"), name=name)
 
     # Models: the run's own (the creator only reads it), and one the creator only reads either.
     own_model, read_model = Model.objects.create(name="Own model"), Model.objects.create(name="Read-only model")
@@ -74,16 +78,16 @@ def world(user, make_user):
 
     version = WorkerVersionFactory(configuration={"secrets": ["own/secret"]})
     grant(version.worker, Role.GUEST, user=user)
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=own, creator=user, name="Mine")
-    run = WorkerRun.objects.create(process=process, version=version, model_version=own_version)
-    task = Task.objects.create(process=process, slug="worker", state=TaskState.Running, worker_run=run)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=own, creator=user, name="Mine")
+    run = WorkerRunFactory(process=process, version=version, model_version=own_version)
+    task = TaskFactory(process=process, slug="worker", state=TaskState.Running, worker_run=run)
 
-    sibling_process = Process.objects.create(mode=ProcessMode.Workers, corpus=own, creator=user, name="Sibling")
-    sibling_run = WorkerRun.objects.create(process=sibling_process, version=version)
-    sibling_task = Task.objects.create(process=sibling_process, slug="worker", state=TaskState.Running)
-    far_process = Process.objects.create(mode=ProcessMode.Dataset, corpus=other, creator=user, name="Far")
-    far_run = WorkerRun.objects.create(process=far_process, version=version)
-    far_task = Task.objects.create(process=far_process, slug="worker", state=TaskState.Completed)
+    sibling_process = ProcessFactory(mode=ProcessMode.Workers, corpus=own, creator=user, name="Sibling")
+    sibling_run = WorkerRunFactory(process=sibling_process, version=version)
+    sibling_task = TaskFactory(process=sibling_process, slug="worker", state=TaskState.Running)
+    far_process = ProcessFactory(mode=ProcessMode.Dataset, corpus=other, creator=user, name="Far")
+    far_run = WorkerRunFactory(process=far_process, version=version)
+    far_task = TaskFactory(process=far_process, slug="worker", state=TaskState.Completed)
     Artifact.objects.create(task=far_task, path="out.json", size=2)
 
     own_page, far_page = element(own, "Own page"), element(other, "Far page")
@@ -140,8 +144,8 @@ def test_allow_list_names_real_operations():
 @pytest.mark.parametrize("mode", [ProcessMode.Workers, ProcessMode.Repository, ProcessMode.Files])
 def test_every_other_operation_refuses_task_tokens(user, mode):
     corpus = None if mode == ProcessMode.Repository else documents_services.corpus_create(user=user, name="C")
-    process = Process.objects.create(mode=mode, corpus=corpus, creator=user)
-    client = client_for(Task.objects.create(process=process, slug="task", state=TaskState.Running))
+    process = ProcessFactory(mode=mode, corpus=corpus, creator=user)
+    client = client_for(TaskFactory(process=process, slug="task", state=TaskState.Running))
     allowed = task_operations(mode)
     refused = 0
     for operation_id, method, path in schema_operations():

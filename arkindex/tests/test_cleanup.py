@@ -19,10 +19,13 @@ from django.utils import timezone
 from arkindex import cleanup as cleanup_module
 from arkindex import storage
 from datasets.models import CorpusExport, CorpusExportState
-from documents.models import Corpus, DataFile
+from documents.models import DataFile
+from documents.tests.factories import CorpusFactory
 from ponos.logs import log_key
 from ponos.models import Artifact, Task
-from processes.models import Process, ProcessMode
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
 from workers.models import Model, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +39,8 @@ def store(key, content=b"x" * 100):
 
 
 def process_with_files(user, corpus, mode, finished, name):
-    process = Process.objects.create(
-        mode=mode, corpus=corpus, creator=user, name=name, started=finished, finished=finished
-    )
-    task = Task.objects.create(process=process, slug="worker", state="completed", attempt=1)
+    process = ProcessFactory(mode=mode, corpus=corpus, creator=user, name=name, started=finished, finished=finished)
+    task = TaskFactory(process=process, slug="worker", state="completed", attempt=1)
     logs = [store(log_key(task.id, attempt)) for attempt in (0, 1)]
     artifact = Artifact.objects.create(task=task, path="out.json", size=100)
     store(artifact.storage_key)
@@ -54,7 +55,7 @@ def own_media(settings, tmp_path):
 
 @pytest.fixture
 def world(user):
-    corpus = Corpus.objects.create(name="Old corpus")
+    corpus = CorpusFactory(name="Old corpus")
     old, old_files = process_with_files(user, corpus, ProcessMode.Workers, OLD, "Old")
     dataset, dataset_files = process_with_files(user, corpus, ProcessMode.Dataset, OLD, "Dataset")
     recent, recent_files = process_with_files(user, corpus, ProcessMode.Workers, timezone.now(), "Recent")

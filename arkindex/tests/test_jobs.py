@@ -18,7 +18,7 @@ from rq import SimpleWorker
 from arkindex import jobs
 from arkindex.models import Job, JobState
 from arkindex.rq import DEFAULT_QUEUE
-from conftest import token_client
+from tests.tokens import token_client
 
 pytestmark = pytest.mark.django_db
 

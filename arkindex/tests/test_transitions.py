@@ -5,6 +5,7 @@ import pytest
 from arkindex.api.exceptions import Conflict
 from arkindex.transitions import Transitions
 from datasets.models import DATASET_TRANSITIONS, EXPORT_TRANSITIONS, CorpusExportState, DatasetState
+from documents.tests.factories import CorpusFactory
 from ponos.models import TaskState
 from ponos.services import TASK_TRANSITIONS
 from workers.models import (
@@ -53,9 +54,8 @@ def test_every_state_is_declared(machine, states):
 @pytest.mark.django_db
 def test_apply_is_a_compare_and_set():
     from datasets.models import Dataset
-    from documents.models import Corpus
 
-    dataset = Dataset.objects.create(corpus=Corpus.objects.create(name="C"), name="D")
+    dataset = Dataset.objects.create(corpus=CorpusFactory(name="C"), name="D")
     stale = Dataset.objects.get(pk=dataset.pk)
     assert DATASET_TRANSITIONS.apply(dataset, DatasetState.Building)
     assert dataset.state == DatasetState.Building
@@ -71,9 +71,8 @@ def test_apply_is_a_compare_and_set():
 @pytest.mark.django_db
 def test_move_from_any_allowed_state(user):
     from datasets.models import CorpusExport
-    from documents.models import Corpus
 
-    export = CorpusExport.objects.create(corpus=Corpus.objects.create(name="C"), user=user)
+    export = CorpusExport.objects.create(corpus=CorpusFactory(name="C"), user=user)
     stale = CorpusExport.objects.get(pk=export.pk)
     assert export.start()
     # Whatever it read, an active export fails; a done one would not.

@@ -1,36 +1,26 @@
 """
-Fixtures of the dataset tests: the documents fixtures (a corpus where `user` is a contributor, its
-types, `make_element`), users at each level on that corpus, and a dataset made by the service.
+Fixtures of the dataset tests: users at each level on the shared corpus (see `tests/fixtures.py`),
+and a dataset made by the service.
 """
-
-# ruff: noqa: F811 (pytest fixtures imported from documents.tests.conftest)
 
 import pytest
 
 from datasets import services
-from documents.tests.conftest import (  # noqa: F401  (fixtures)
-    _content_types,
-    corpus,
-    grant,
-    image,
-    image_server,
-    make_element,
-    types,
-)
 from users.models import Role
+from users.tests.factories import grant
 
 
 @pytest.fixture
 def guest(make_user, corpus):
     guest = make_user("guest@example.com")
-    grant(corpus, guest, Role.GUEST)
+    grant(corpus, Role.GUEST, user=guest)
     return guest
 
 
 @pytest.fixture
 def corpus_admin(make_user, corpus):
     admin = make_user("admin@example.com")
-    grant(corpus, admin, Role.ADMIN)
+    grant(corpus, Role.ADMIN, user=admin)
     return admin
 
 

@@ -6,11 +6,12 @@ CreateDatasetElementsSelection; the `unique_elements` rule, held by the database
 import pytest
 from django.urls import reverse
 
-from conftest import token_client
 from datasets.models import Dataset, DatasetElement, DatasetState
 from datasets.tests.conftest import add, members
-from documents.models import Corpus, ElementType, Selection
+from documents.models import Selection
 from documents.services import element_create
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
+from tests.tokens import token_client
 from workers.tests.factories import assert_list_queries
 
 pytestmark = pytest.mark.django_db
@@ -42,9 +43,9 @@ def pages(make_element, image):
 
 @pytest.fixture
 def foreign_element():
-    other = Corpus.objects.create(name="Other corpus")
+    other = CorpusFactory(name="Other corpus")
     return element_create(
-        corpus=other, type=ElementType.objects.create(corpus=other, slug="page", display_name="Page"), name="Far"
+        corpus=other, type=ElementTypeFactory(corpus=other, slug="page", display_name="Page"), name="Far"
     )
 
 

@@ -3,12 +3,12 @@
 import pytest
 from django.urls import reverse
 
-from conftest import token_client
 from datasets.models import Dataset, DatasetElement, DatasetSet, DatasetState
 from datasets.tests.conftest import add
-from documents.models import Corpus
-from documents.tests.conftest import grant
+from documents.tests.factories import CorpusFactory
+from tests.tokens import token_client
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import assert_list_queries
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def shape(dataset):
 def test_list_datasets(user_client, corpus, make_dataset, django_assert_num_queries):
     for name in ("Beta", "Alpha", "Gamma", "Delta", "Epsilon", "Zeta"):
         make_dataset(name=name)
-    make_dataset(name="Elsewhere", corpus=Corpus.objects.create(name="Other corpus"))
+    make_dataset(name="Elsewhere", corpus=CorpusFactory(name="Other corpus"))
 
     # Token, corpus with its level, count, page (with the sets of each dataset): whatever the page size.
     assert_list_queries(user_client, list_url(corpus), 4, django_assert_num_queries)
@@ -118,8 +118,8 @@ def test_create_dataset_duplicate_name(user_client, corpus, dataset):
 
 
 def test_create_dataset_same_name_other_corpus(user_client, user, corpus, dataset):
-    other = Corpus.objects.create(name="Other")
-    grant(other, user, Role.CONTRIBUTOR)
+    other = CorpusFactory(name="Other")
+    grant(other, Role.CONTRIBUTOR, user=user)
     response = user_client.post(list_url(other), {"name": dataset.name})
     assert response.status_code == 201
 

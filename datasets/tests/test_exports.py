@@ -25,7 +25,6 @@ from rq import SimpleWorker, Worker
 from arkindex import storage
 from arkindex.jobs import rq_job_id
 from arkindex.models import Job
-from conftest import token_client
 from datasets import exports, jobs
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
 from datasets.models import CorpusExport, CorpusExportState
@@ -42,17 +41,18 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.tests.conftest import public_corpus  # noqa: F401  (fixture)
-from ponos.models import Task, TaskState
-from ponos.tests.task_fixtures import task_client
-from processes.models import Process, ProcessMode, WorkerRun
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from tests import clients
 from tests.s3 import BUCKET
+from tests.tokens import task_client, token_client
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion, WorkerConfiguration
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
-
-from .conftest import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -98,17 +98,17 @@ def stored_path(export):
 
 @pytest.fixture
 def runs(corpus, user):
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
     worker = WorkerFactory(name="Recogniser", slug="recogniser", repository_url="https://git.example.com/recogniser")
     revision = WorkerVersionFactory(worker=worker, revision_url="https://git.example.com/recogniser/-/commit/abc123")
     model_version = ModelVersion.objects.create(model=Model.objects.create(name="HTR"), tag="v1")
     configuration = WorkerConfiguration.objects.create(worker=worker, name="Fast", configuration={"beam": 4})
     numbered = WorkerVersionFactory(worker=WorkerFactory(name="Splitter", slug="splitter"))
     return {
-        "model": WorkerRun.objects.create(
+        "model": WorkerRunFactory(
             process=process, version=revision, model_version=model_version, configuration=configuration
         ),
-        "plain": WorkerRun.objects.create(process=process, version=numbered),
+        "plain": WorkerRunFactory(process=process, version=numbered),
     }
 
 
@@ -330,9 +330,23 @@ import tempfile
 from pathlib import Path
 
 from arkindex_export import (
-    Classification, Dataset, DatasetElement, Element, ElementPath, EntityType, ExportVersion, Image,
-    ImageServer, Metadata, Transcription, TranscriptionEntity, WorkerRun, WorkerVersion, create_database,
-    database, open_database,
+    Classification,
+    Dataset,
+    DatasetElement,
+    Element,
+    ElementPath,
+    EntityType,
+    ExportVersion,
+    Image,
+    ImageServer,
+    Metadata,
+    Transcription,
+    TranscriptionEntity,
+    WorkerRun,
+    WorkerVersion,
+    create_database,
+    database,
+    open_database,
 )
 from arkindex_export.queries import list_children, list_parents
 
@@ -602,7 +616,7 @@ def test_destroy_export(user_client, corpus, tree, django_capture_on_commit_call
 def test_destroy_export_rights(corpus, user, guest, corpus_admin, make_user):
     export = CorpusExport.objects.create(corpus=corpus, user=user, state=CorpusExportState.Done)
     colleague = make_user("colleague@example.com")
-    grant(corpus, colleague, Role.CONTRIBUTOR)
+    grant(corpus, Role.CONTRIBUTOR, user=colleague)
     response = token_client(colleague).delete(export_url(export))
     assert response.status_code == 403
     assert response.json() == {
@@ -650,19 +664,19 @@ def test_dataset_and_corpus_deletion_delete_exports(
 def dataset_process(corpus, make_user):
     """A dataset process whose creator is a contributor of the corpus."""
     creator = make_user("creator@example.com")
-    Right.objects.create(content_object=corpus, user=creator, level=Role.CONTRIBUTOR)
-    return Process.objects.create(mode=ProcessMode.Dataset, corpus=corpus, creator=creator)
+    grant(corpus, Role.CONTRIBUTOR, user=creator)
+    return ProcessFactory(mode=ProcessMode.Dataset, corpus=corpus, creator=creator)
 
 
 def test_task_token_follows_its_creator_rights(corpus, tree, dataset_process):
     """A task acts for its process's creator: once they lose their right on the corpus, so does the task."""
     Right.objects.filter(user=dataset_process.creator).delete()
-    task = Task.objects.create(process=dataset_process, slug="worker", state=TaskState.Running)
+    task = TaskFactory(process=dataset_process, slug="worker", state=TaskState.Running)
     assert start(task_client(task), corpus, dataset_id=str(tree["dataset"].id)).status_code == 404
 
 
 def test_task_token_reaches_its_corpus_exports(corpus, tree, dataset_process, make_user):
-    task = Task.objects.create(process=dataset_process, slug="worker", state=TaskState.Running)
+    task = TaskFactory(process=dataset_process, slug="worker", state=TaskState.Running)
     client = task_client(task)
     response = start(client, corpus, dataset_id=str(tree["dataset"].id))
     assert response.status_code == 201, response.json()
@@ -779,10 +793,9 @@ def test_large_export_with_a_forking_worker(make_user, monkeypatch):
     """Through a real forking RQ worker, on committed data, in a REPEATABLE READ transaction of its own."""
     owner = make_user("owner@example.com")
     corpus = documents_services.corpus_create(user=owner, name="Large")
-    from documents.models import ElementType
 
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    folder = documents_services.element_create(corpus=corpus, type=page_type, name="Folder")
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    folder = ElementFactory(corpus=corpus, type=page_type, name="Folder")
     documents_services.elements_create(
         parent=folder, elements=[{"type": page_type, "name": f"P{n}"} for n in range(12)]
     )

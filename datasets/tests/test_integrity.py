@@ -18,7 +18,7 @@ from datasets import services
 from datasets.models import Dataset, DatasetElement, DatasetSet, DatasetState
 from datasets.tests.conftest import add, members
 from documents import services as documents_services
-from documents.models import Corpus
+from documents.tests.factories import CorpusFactory
 
 # Concurrency
 
@@ -211,7 +211,7 @@ def test_rows_cannot_break_the_rule(make_dataset, make_element):
 def test_corpus_deletion_removes_its_datasets(make_dataset, make_element):
     dataset = make_dataset()
     add(dataset, "train", make_element(name="Page"))
-    elsewhere = make_dataset(name="Elsewhere", corpus=Corpus.objects.create(name="Other corpus"))
+    elsewhere = make_dataset(name="Elsewhere", corpus=CorpusFactory(name="Other corpus"))
 
     assert documents_services.corpus_delete(corpus_id=dataset.corpus_id)
     assert list(Dataset.objects.all()) == [elsewhere]

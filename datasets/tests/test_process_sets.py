@@ -6,11 +6,12 @@ from django.utils import timezone
 
 from datasets.models import Dataset, DatasetSet, ProcessSet
 from datasets.tests.conftest import guest  # noqa: F401  (fixture)
-from documents.models import Corpus
-from ponos.models import Task
+from documents.tests.factories import CorpusFactory
+from ponos.tests.factories import TaskFactory
 from processes import services as process_services
-from processes.models import Process, ProcessMode, WorkerRun
+from processes.models import ProcessMode
 from processes.services.starting import start_errors
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from workers.tests.factories import WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def process(corpus, user):
-    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="Training")
+    return ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="Training")
 
 
 def set_of(dataset, name):
@@ -52,7 +53,7 @@ def test_create_twice(user_client, process, dataset):
 
 
 def test_create_set_of_another_corpus(user_client, process, user):
-    elsewhere = Corpus.objects.create(name="Elsewhere")
+    elsewhere = CorpusFactory(name="Elsewhere")
     other = Dataset.objects.create(corpus=elsewhere, name="Other")
     other_set = DatasetSet.objects.create(dataset=other, name="train")
     assert user_client.post(url(process, other_set)).status_code == 404
@@ -102,12 +103,12 @@ def test_list(user_client, process, make_dataset, django_assert_num_queries):
 
 def test_list_with_task_token(process, dataset, client):
     ProcessSet.objects.create(process=process, set=set_of(dataset, "train"))
-    WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
-    task = Task.objects.create(process=process, slug="worker", state="running")
+    WorkerRunFactory(process=process, version=WorkerVersionFactory())
+    task = TaskFactory(process=process, slug="worker", state="running")
     response = client.get(url(process), HTTP_AUTHORIZATION=f"Ponos {task.token}")
     assert response.status_code == 200
     assert [row["set_name"] for row in response.json()["results"]] == ["train"]
-    other = Process.objects.create(corpus=process.corpus, creator=process.creator, mode=ProcessMode.Dataset)
+    other = ProcessFactory(corpus=process.corpus, creator=process.creator, mode=ProcessMode.Dataset)
     assert client.get(url(other), HTTP_AUTHORIZATION=f"Ponos {task.token}").status_code == 404
 
 
@@ -136,7 +137,7 @@ def test_set_in_use_cannot_be_deleted(process, dataset):
 
 
 def test_start_needs_a_set(process, dataset):
-    WorkerRun.objects.create(
+    WorkerRunFactory(
         process=process,
         version=WorkerVersionFactory(state="available", configuration={"docker": {"command": "true"}}),
     )
@@ -154,6 +155,6 @@ def test_process_deletion_takes_its_sets(process, dataset):
 
 @pytest.fixture
 def make_client():
-    from conftest import token_client
+    from tests.tokens import token_client
 
     return token_client

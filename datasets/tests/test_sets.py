@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from conftest import token_client
 from datasets.models import Dataset, DatasetElement, DatasetSet, DatasetState
 from datasets.tests.conftest import add, members
+from tests.tokens import token_client
 
 pytestmark = pytest.mark.django_db
 

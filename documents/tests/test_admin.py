@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from documents.models import Corpus, Element, ElementPath
-from documents.tests.conftest import assert_tree_consistent
+from documents.tests.trees import assert_tree_consistent
 
 pytestmark = pytest.mark.django_db
 

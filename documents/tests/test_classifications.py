@@ -8,10 +8,12 @@ import pytest
 from django.urls import reverse
 
 from documents import services
-from documents.models import Classification, Corpus, MLClass
-from documents.tests.conftest import grant
-from processes.models import Process, WorkerRun
+from documents.models import Classification, MLClass
+from documents.tests.factories import CorpusFactory
+from processes.models import WorkerRun
+from processes.tests.factories import ProcessFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +25,7 @@ DUPLICATE = {"non_field_errors": ["The fields element, worker_run, ml_class must
 @pytest.fixture
 def run(corpus, user):
     run = WorkerRun(
-        process=Process.objects.create(mode="workers", corpus=corpus, creator=user),
+        process=ProcessFactory(mode="workers", corpus=corpus, creator=user),
         version=WorkerVersionFactory(worker__name="Classifier", tag="v1"),
     )
     run.save()
@@ -73,7 +75,7 @@ def test_create_class_rights(other_client, other_user, anonymous_client, corpus)
     url = reverse("corpus-classes", args=[corpus.id])
     assert anonymous_client.post(url, {"name": "x"}, format="json").status_code in (401, 403)
     assert other_client.post(url, {"name": "x"}, format="json").status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, {"name": "x"}, format="json").status_code == 403
     assert not MLClass.objects.exists()
 
@@ -120,7 +122,7 @@ def test_create_classification_manual(user_client, user, page, classes):
 def test_create_classification_errors(user_client, other_client, other_user, corpus, page, classes, run):
     url = reverse("classification-create")
     base = {"element": str(page.id), "ml_class": str(classes["cat"].id), "confidence": 0.5}
-    foreign_class = MLClass.objects.create(corpus=Corpus.objects.create(name="Other"), name="cat")
+    foreign_class = MLClass.objects.create(corpus=CorpusFactory(name="Other"), name="cat")
     for body, field in [
         ({**base, "element": MISSING}, "element"),
         ({**base, "ml_class": str(foreign_class.id)}, "ml_class"),
@@ -132,7 +134,7 @@ def test_create_classification_errors(user_client, other_client, other_user, cor
         assert response.status_code == 400, body
         assert field in response.json(), response.json()
     assert other_client.post(url, base, format="json").status_code == 400
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, base, format="json").status_code == 403
     assert not Classification.objects.exists()
 
@@ -201,7 +203,7 @@ def test_reject_rights(other_client, other_user, corpus, page, classes):
     classification = Classification.objects.create(element=page, ml_class=classes["cat"], confidence=0.5)
     url = reverse("classification-reject", args=[classification.id])
     assert other_client.put(url).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.put(url).status_code == 403
     assert other_client.put(reverse("classification-reject", args=[MISSING])).status_code == 404
 

@@ -7,8 +7,9 @@ from django.urls import reverse
 from rq import SimpleWorker, Worker
 
 from documents.models import Corpus, Element, ElementPath, ElementType
-from documents.tests.conftest import grant
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from users.models import Right, Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +23,12 @@ def corpus_url(corpus):
 
 @pytest.mark.parametrize("extra_corpora", [0, 12])
 def test_list_corpus_plain_array(user_client, user, corpus, public_corpus, extra_corpora, django_assert_num_queries):
-    ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     for index in range(extra_corpora):
-        extra = Corpus.objects.create(name=f"Extra {index:02d}")
-        grant(extra, user, Role.GUEST)
-        ElementType.objects.create(corpus=extra, slug="page", display_name="Page")
-    Corpus.objects.create(name="Hidden")
+        extra = CorpusFactory(name=f"Extra {index:02d}")
+        grant(extra, Role.GUEST, user=user)
+        ElementTypeFactory(corpus=extra, slug="page", display_name="Page")
+    CorpusFactory(name="Hidden")
 
     # Token, corpora with their levels, types: the same whatever the number of corpora.
     with django_assert_num_queries(4):
@@ -153,7 +154,7 @@ def test_update_corpus(user_client, user, corpus, types):
 
 
 def test_update_corpus_type_of_other_corpus(superuser_client, corpus, public_corpus):
-    ElementType.objects.create(corpus=public_corpus, slug="elsewhere", display_name="Elsewhere")
+    ElementTypeFactory(corpus=public_corpus, slug="elsewhere", display_name="Elsewhere")
     response = superuser_client.patch(corpus_url(corpus), {"top_level_type": "elsewhere"})
     assert response.status_code == 400
     assert list(response.json()) == ["top_level_type"]
@@ -187,7 +188,7 @@ def test_destroy_corpus_runs_in_a_job(
     superuser_client, corpus, public_corpus, types, make_element, django_capture_on_commit_callbacks
 ):
     build_corpus_content(corpus, make_element)
-    kept = ElementType.objects.create(corpus=public_corpus, slug="page", display_name="Page")
+    kept = ElementTypeFactory(corpus=public_corpus, slug="page", display_name="Page")
     Element.objects.create(corpus=public_corpus, type=kept, name="Kept")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,15 +220,14 @@ def test_destroy_corpus_job_is_idempotent(corpus):
 @pytest.mark.django_db(transaction=True)
 def test_destroy_corpus_with_forking_worker(make_user, django_capture_on_commit_callbacks):
     """The job through a real forking RQ worker, on committed data, as in production."""
-    from conftest import token_client
     from documents import services
-    from documents.models import ElementType
+    from tests.tokens import token_client
 
     owner = make_user("owner@example.com")
     corpus = services.corpus_create(user=owner, name="Doomed")
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    folder = services.element_create(corpus=corpus, type=page_type, name="Folder")
-    services.element_create(corpus=corpus, type=page_type, name="Page", parent=folder)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    folder = ElementFactory(corpus=corpus, type=page_type, name="Folder")
+    ElementFactory(corpus=corpus, type=page_type, name="Page", parent=folder)
 
     response = token_client(owner).delete(corpus_url(corpus))
     assert response.status_code == 204
@@ -304,7 +304,7 @@ def test_create_element_type_hidden_corpus(other_client, corpus):
 
 
 def test_create_element_type_guest_forbidden(other_client, other_user, corpus):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     response = other_client.post(
         reverse("element-type-create"), {"slug": "page", "display_name": "Page", "corpus": str(corpus.id)}
     )

@@ -16,10 +16,11 @@ from django.core.files.storage import default_storage
 
 from arkindex import storage
 from documents import services
-from documents.models import Corpus, DataFile
-from documents.tests.conftest import grant
+from documents.models import DataFile
+from documents.tests.factories import CorpusFactory
 from tests.storage import http_get, http_put, md5_base64
 from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -106,7 +107,7 @@ def test_create_rights(user, user_client, other_client, anonymous_client, corpus
     assert response.status_code == 400
     assert list(response.json()) == ["corpus"]
     # Readable, but not as a contributor
-    grant(corpus, other_client.user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_client.user)
     assert other_client.post("/api/v1/process/files/create/", create_body(corpus)).status_code == 403
     assert anonymous_client.post("/api/v1/process/files/create/", create_body(corpus)).status_code in (401, 403)
     assert not DataFile.objects.exists()
@@ -161,7 +162,7 @@ def test_upload_rights(user_client, other_client, corpus):
     data_file = make_file(corpus, status="unchecked")
     target = {"object_type": "data_file", "object_id": str(data_file.id)}
     assert other_client.post("/api/v1/multipart/", target, format="json").status_code == 404
-    grant(corpus, other_client.user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_client.user)
     assert other_client.post("/api/v1/multipart/", target, format="json").status_code == 403
     response = user_client.post("/api/v1/multipart/", {**target, "object_id": str(uuid.uuid4())}, format="json")
     assert response.status_code == 404
@@ -196,7 +197,7 @@ def test_retrieve_rights(other_client, corpus, public_corpus, anonymous_client):
     assert other_client.get(f"/api/v1/process/files/{data_file.id}/").status_code == 404
     assert other_client.get(f"/api/v1/process/files/{uuid.uuid4()}/").status_code == 404
     # Guests read the file, but get no download URL.
-    grant(corpus, other_client.user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_client.user)
     checked = make_file(corpus, name="checked")
     response = other_client.get(f"/api/v1/process/files/{checked.id}/")
     assert response.status_code == 200
@@ -212,7 +213,7 @@ def test_retrieve_rights(other_client, corpus, public_corpus, anonymous_client):
 def test_list(user_client, corpus, count, django_assert_num_queries, media_root):
     for index in range(count):
         make_file(corpus, name=f"file {index:02}")
-    make_file(Corpus.objects.create(name="Other"), name="elsewhere")
+    make_file(CorpusFactory(name="Other"), name="elsewhere")
     user_client.get(f"/api/v1/corpus/{corpus.id}/files/")
     # The token, the corpus with the user's level, the count, the page: whatever the page size
     with django_assert_num_queries(4):
@@ -247,14 +248,14 @@ def test_destroy(user_client, corpus, django_capture_on_commit_callbacks):
 def test_destroy_rights(other_client, corpus):
     data_file = make_file(corpus)
     assert other_client.delete(f"/api/v1/process/files/{data_file.id}/").status_code == 404
-    grant(corpus, other_client.user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_client.user)
     assert other_client.delete(f"/api/v1/process/files/{data_file.id}/").status_code == 403
     assert DataFile.objects.filter(pk=data_file.pk).exists()
 
 
 def test_corpus_deletion_deletes_data_files(corpus, django_capture_on_commit_callbacks):
     data_file = make_file(corpus)
-    other = make_file(Corpus.objects.create(name="Other"), name="kept")
+    other = make_file(CorpusFactory(name="Other"), name="kept")
     with django_capture_on_commit_callbacks(execute=True):
         services.corpus_delete(corpus_id=corpus.id)
     assert list(DataFile.objects.all()) == [other]

@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from documents import services
-from documents.models import ElementType
-from documents.tests.conftest import assert_tree_consistent, grant, paths_of
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from documents.tests.trees import assert_tree_consistent, paths_of
 from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,9 @@ def test_create_element_parent_cycle(user_client, make_element):
 
 
 def test_create_element_parent_other_corpus(user_client, user, make_element, public_corpus):
-    grant(public_corpus, user, Role.CONTRIBUTOR)
-    other_type = ElementType.objects.create(corpus=public_corpus, slug="page", display_name="Page")
-    foreign = services.element_create(corpus=public_corpus, type=other_type, name="Foreign")
+    grant(public_corpus, Role.CONTRIBUTOR, user=user)
+    other_type = ElementTypeFactory(corpus=public_corpus, slug="page", display_name="Page")
+    foreign = ElementFactory(corpus=public_corpus, type=other_type, name="Foreign")
     folder = make_element("folder")
     response = user_client.post(link_url(foreign, folder))
     assert response.status_code == 400
@@ -74,7 +74,7 @@ def test_create_element_parent_missing_or_hidden(user_client, other_client, make
 
 
 def test_create_element_parent_guest_forbidden(other_client, other_user, corpus, make_element):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     folder, page = make_element("folder"), make_element()
     response = other_client.post(link_url(page, folder))
     assert response.status_code == 403
@@ -111,7 +111,7 @@ def test_destroy_element_parent_rights(other_client, other_user, anonymous_clien
     page = make_element(parent=folder)
     assert other_client.delete(link_url(page, folder)).status_code == 404
     assert anonymous_client.delete(link_url(page, folder)).status_code == 401
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.delete(link_url(page, folder)).status_code == 403
     assert paths_of(page) == {((folder.id,), 0)}
 
@@ -166,6 +166,6 @@ def test_create_element_children_rights(other_client, other_user, anonymous_clie
     assert other_client.post(children_create_url(folder), body).status_code == 404
     assert other_client.post(children_create_url(MISSING), body).status_code == 404
     assert anonymous_client.post(children_create_url(folder), body).status_code == 401
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(children_create_url(folder), body).status_code == 403
     assert paths_of(page) == {((), 0)}

@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from documents import services
-from documents.tests.conftest import grant
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,7 @@ def test_list_elements_rights(other_client, anonymous_client, other_user, corpus
     url = reverse("corpus-elements", kwargs={"corpus": corpus.id})
     assert other_client.get(url).status_code == 404
     assert anonymous_client.get(url).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.get(url).json()["count"] == 12
     assert other_client.get(reverse("corpus-elements", kwargs={"corpus": MISSING})).status_code == 404
 
@@ -165,11 +166,11 @@ def test_list_elements_rights(other_client, anonymous_client, other_user, corpus
 def classified(corpus, tree, user):
     """Page P0 and P1 with classifications in every state and metadata of a person and of a worker run."""
     from documents.models import Classification, MetaData, MLClass
-    from processes.models import Process, ProcessMode, WorkerRun
+    from processes.models import ProcessMode
     from workers.tests.factories import WorkerVersionFactory
 
-    run = WorkerRun.objects.create(
-        process=Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers),
+    run = WorkerRunFactory(
+        process=ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers),
         version=WorkerVersionFactory(),
     )
     page, other = tree["pages"][0], tree["pages"][1]

@@ -11,36 +11,35 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from documents.models import Element
-from documents.tests.conftest import grant, paths_of
-from ponos.models import Task, TaskState
-from processes.models import Process, ProcessMode, WorkerRun
+from documents.tests.factories import CorpusFactory
+from documents.tests.trees import paths_of
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, make_run
 from users.models import Role
-from workers.tests.factories import WorkerVersionFactory
-
-
-def make_run(process):
-    return WorkerRun.objects.create(process=process, version=WorkerVersionFactory(), parents=[])
+from users.tests.factories import grant
 
 
 @pytest.fixture
 def own_run(user):
     """A user worker run of `user` (their personal `local` process)."""
-    return make_run(Process.objects.create(mode=ProcessMode.Local, creator=user))
+    return make_run(ProcessFactory(mode=ProcessMode.Local, creator=user))
 
 
 @pytest.fixture
 def others_run(other_user):
-    return make_run(Process.objects.create(mode=ProcessMode.Local, creator=other_user))
+    return make_run(ProcessFactory(mode=ProcessMode.Local, creator=other_user))
 
 
 @pytest.fixture
 def process_run(corpus, other_user):
     """A run of a workers process on the corpus, created by someone else."""
-    return make_run(Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=other_user))
+    return make_run(ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=other_user))
 
 
 def task_client(run, state=TaskState.Running):
-    task = Task.objects.create(process=run.process, slug="worker", state=state, worker_run=run)
+    task = TaskFactory(process=run.process, slug="worker", state=state, worker_run=run)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     return client
@@ -105,10 +104,9 @@ def test_create_element_unknown_run(user_client, corpus, types):
 
 
 def test_create_element_run_of_another_corpus(user_client, corpus, types, other_user):
-    from documents.models import Corpus
 
-    elsewhere = Corpus.objects.create(name="Elsewhere")
-    run = make_run(Process.objects.create(mode=ProcessMode.Workers, corpus=elsewhere, creator=other_user))
+    elsewhere = CorpusFactory(name="Elsewhere")
+    run = make_run(ProcessFactory(mode=ProcessMode.Workers, corpus=elsewhere, creator=other_user))
     response = create(user_client, corpus, run.id)
     assert response.status_code == 400
     assert "worker_run_id" in response.json()
@@ -198,7 +196,7 @@ def test_create_elements_rules(user_client, corpus, page, own_run, others_run, o
     assert bulk(user_client, page, own_run.id, []).status_code == 400
     # Hidden parent: 404; guest: 403.
     assert bulk(other_client, page, None, LINES).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert bulk(other_client, page, None, LINES).status_code == 403
     assert not Element.objects.filter(name__startswith="Line").exists()
 

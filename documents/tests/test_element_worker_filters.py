@@ -19,6 +19,7 @@ from documents import services
 from documents.api.views import CorpusElementList, ElementChildrenList, ElementParentsList
 from documents.models import Element, ElementPath, Image, Selection
 from processes.models import Process, WorkerRun
+from processes.tests.factories import ProcessFactory, make_run
 from tests.sample_data import analyze, build_corpus
 from workers.models import Worker, WorkerType, WorkerVersion
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory
@@ -28,19 +29,13 @@ pytestmark = pytest.mark.django_db
 MISSING = "11111111-1111-1111-1111-111111111111"
 
 
-def make_run(process, version, **kwargs):
-    run = WorkerRun(process=process, version=version, **kwargs)
-    run.save()
-    return run
-
-
 @pytest.fixture
 def runs(corpus, user):
     """Runs A1 and A2 of version A (A2 with a configuration, in another process), and run B of version B."""
     version_a = WorkerVersionFactory(worker__name="Layout", tag="v1")
     version_b = WorkerVersionFactory(worker__name="Lines", tag="v2")
-    process = Process.objects.create(mode="workers", corpus=corpus, creator=user)
-    other_process = Process.objects.create(mode="workers", corpus=corpus, creator=user)
+    process = ProcessFactory(mode="workers", corpus=corpus, creator=user)
+    other_process = ProcessFactory(mode="workers", corpus=corpus, creator=user)
     configuration = WorkerConfigurationFactory(worker=version_a.worker, name="Fast")
     return {
         "version_a": version_a,
@@ -338,8 +333,8 @@ def large_corpus(django_db_setup, django_db_blocker):
         other = build_corpus(name="Other", folders=5, pages_per_folder=100, lines_per_page=5)
         lines_version = WorkerVersionFactory(tag="lines")
         pages_version = WorkerVersionFactory(tag="pages")
-        process = Process.objects.create(mode="workers", corpus=sample.corpus, creator=creator)
-        other_process = Process.objects.create(mode="workers", corpus=other.corpus, creator=creator)
+        process = ProcessFactory(mode="workers", corpus=sample.corpus, creator=creator)
+        other_process = ProcessFactory(mode="workers", corpus=other.corpus, creator=creator)
         runs = {
             "lines": make_run(process, lines_version),
             "pages": make_run(process, pages_version),

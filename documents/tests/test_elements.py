@@ -7,8 +7,10 @@ from rq import SimpleWorker
 
 from documents import services
 from documents.models import Element, ElementPath
-from documents.tests.conftest import assert_tree_consistent, grant, paths_of
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from documents.tests.trees import assert_tree_consistent, paths_of
 from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -153,11 +155,10 @@ def test_create_element_bad_input(user_client, corpus, types, image, body, field
 
 
 def test_create_element_parent_in_other_corpus(user_client, user, corpus, types, public_corpus):
-    from documents.models import ElementType
 
-    grant(public_corpus, user, Role.CONTRIBUTOR)
-    other_type = ElementType.objects.create(corpus=public_corpus, slug="page", display_name="Page")
-    foreign = services.element_create(corpus=public_corpus, type=other_type, name="Foreign")
+    grant(public_corpus, Role.CONTRIBUTOR, user=user)
+    other_type = ElementTypeFactory(corpus=public_corpus, slug="page", display_name="Page")
+    foreign = ElementFactory(corpus=public_corpus, type=other_type, name="Foreign")
     response = user_client.post(
         reverse("element-create"), {"type": "page", "name": "P", "corpus": str(corpus.id), "parent": str(foreign.id)}
     )
@@ -166,7 +167,7 @@ def test_create_element_parent_in_other_corpus(user_client, user, corpus, types,
 
 
 def test_create_element_guest_forbidden(other_client, other_user, corpus, types):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     response = other_client.post(reverse("element-create"), {"type": "page", "name": "P", "corpus": str(corpus.id)})
     assert response.status_code == 403
     assert response.json() == {
@@ -199,10 +200,9 @@ def test_retrieve_element(user_client, make_element, django_assert_num_queries):
 
 
 def test_retrieve_element_public_anonymous(anonymous_client, public_corpus):
-    from documents.models import ElementType
 
-    page_type = ElementType.objects.create(corpus=public_corpus, slug="page", display_name="Page")
-    page = services.element_create(corpus=public_corpus, type=page_type, name="Page")
+    page_type = ElementTypeFactory(corpus=public_corpus, slug="page", display_name="Page")
+    page = ElementFactory(corpus=public_corpus, type=page_type, name="Page")
     response = anonymous_client.get(element_url(page))
     assert response.status_code == 200
     assert response.json()["corpus"] == {"id": str(public_corpus.id), "name": "Public corpus", "public": True}
@@ -297,7 +297,7 @@ def test_partial_update_element_remove_polygon_keeps_image(user_client, make_ele
 
 
 def test_partial_update_element_guest_forbidden(other_client, other_user, corpus, make_element):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     page = make_element(name="Page")
     response = other_client.patch(element_url(page), {"name": "Renamed"})
     assert response.status_code == 403
@@ -345,7 +345,7 @@ def test_destroy_large_subtree_in_job(
 
 
 def test_destroy_element_guest_forbidden(other_client, other_user, corpus, make_element):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     page = make_element()
     assert other_client.delete(element_url(page)).status_code == 403
     assert Element.objects.filter(id=page.id).exists()

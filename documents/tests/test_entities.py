@@ -8,10 +8,12 @@ import pytest
 from django.urls import reverse
 
 from documents import services
-from documents.models import Corpus, Embedding, Entity, EntityType, Transcription, TranscriptionEntity
-from documents.tests.conftest import grant
-from processes.models import Process, WorkerRun
+from documents.models import Embedding, Entity, EntityType, Transcription, TranscriptionEntity
+from documents.tests.factories import CorpusFactory
+from processes.models import WorkerRun
+from processes.tests.factories import ProcessFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,7 @@ MISSING = "11111111-1111-1111-1111-111111111111"
 @pytest.fixture
 def run(corpus, user):
     run = WorkerRun(
-        process=Process.objects.create(mode="workers", corpus=corpus, creator=user),
+        process=ProcessFactory(mode="workers", corpus=corpus, creator=user),
         version=WorkerVersionFactory(worker__name="NER", tag="v1"),
     )
     run.save()
@@ -61,7 +63,7 @@ def test_create_entity_type(user_client, other_client, other_user, corpus, entit
     assert response.status_code == 400 and "color" in response.json()
     response = other_client.post(url, {"name": "x", "corpus": str(corpus.id)}, format="json")
     assert response.status_code == 400 and "corpus" in response.json()
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, {"name": "x", "corpus": str(corpus.id)}, format="json").status_code == 403
 
 
@@ -104,7 +106,7 @@ def test_create_transcription_entity_invalid(user_client, transcription, entity_
 
 
 def test_transcription_entity_other_corpus_type(user_client, transcription):
-    other_type = EntityType.objects.create(corpus=Corpus.objects.create(name="Other"), name="person")
+    other_type = EntityType.objects.create(corpus=CorpusFactory(name="Other"), name="person")
     body = {"type_id": str(other_type.id), "offset": 0, "length": 4}
     response = user_client.post(reverse("transcription-entities", args=[transcription.id]), body, format="json")
     assert response.status_code == 400 and "type_id" in response.json()
@@ -115,7 +117,7 @@ def test_transcription_entity_rights(other_client, other_user, corpus, transcrip
     body = {"type_id": str(entity_types["person"].id), "offset": 0, "length": 4}
     assert other_client.post(url, body, format="json").status_code == 404
     assert other_client.get(url).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, body, format="json").status_code == 403
     assert other_client.get(url).status_code == 200
     assert other_client.get(reverse("transcription-entities", args=[MISSING])).status_code == 404
@@ -203,7 +205,7 @@ def test_embeddings_errors(user_client, other_client, other_user, corpus, make_e
     assert user_client.post(url, {"value": [1], "worker_run_id": MISSING}, format="json").status_code == 400
     assert other_client.post(url, {"value": [1]}, format="json").status_code == 404
     assert other_client.get(url).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, {"value": [1]}, format="json").status_code == 403
     assert not Embedding.objects.exists()
 

@@ -10,9 +10,10 @@ from django.urls import reverse
 
 from documents import services
 from documents.models import MetaData
-from documents.tests.conftest import grant
-from processes.models import Process, WorkerRun
+from processes.models import WorkerRun
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ REGEX_METADATA_ERROR = re.compile(r"Metadata ({.*}) already exist\(s\) on this e
 @pytest.fixture
 def run(corpus, user):
     run = WorkerRun(
-        process=Process.objects.create(mode="workers", corpus=corpus, creator=user),
+        process=ProcessFactory(mode="workers", corpus=corpus, creator=user),
         version=WorkerVersionFactory(worker__name="Metadata", tag="v1"),
     )
     run.save()
@@ -70,7 +71,7 @@ def test_create_rights(other_client, other_user, corpus, page):
     url = reverse("element-metadata", args=[page.id])
     body = {"type": "text", "name": "t", "value": "x"}
     assert other_client.post(url, body, format="json").status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, body, format="json").status_code == 403
     assert other_client.get(url).status_code == 200
     assert not MetaData.objects.exists()
@@ -112,7 +113,7 @@ def test_bulk(user_client, page, run, django_assert_num_queries):
 
 def test_same_metadata_from_different_sources(user_client, page, run):
     """The same (name, type, value) from a person and from two worker runs coexist, as other results do."""
-    other = WorkerRun.objects.create(process=run.process, version=WorkerVersionFactory(worker__name="Other"))
+    other = WorkerRunFactory(process=run.process, version=WorkerVersionFactory(worker__name="Other"))
     url = reverse("element-metadata-bulk", args=[page.id])
     item = {"type": "text", "name": "folio", "value": "12r"}
     for source in ({}, {"worker_run_id": str(run.id)}, {"worker_run_id": str(other.id)}):

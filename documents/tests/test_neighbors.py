@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from documents import services
-from documents.tests.conftest import grant
 from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_rights(user_client, other_client, other_user, anonymous_client, corpus,
     assert other_client.get(url).status_code == 404
     assert anonymous_client.get(url).status_code == 404
     assert other_client.get(reverse("element-neighbors", kwargs={"id": MISSING})).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.get(url).status_code == 200
     corpus.public = True
     corpus.save()

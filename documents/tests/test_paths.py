@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 
 from documents import services
 from documents.models import Element, ElementPath
-from documents.tests.conftest import assert_tree_consistent, paths_of
+from documents.tests.factories import ElementFactory, ElementTypeFactory
+from documents.tests.trees import assert_tree_consistent, paths_of
 
 pytestmark = pytest.mark.django_db
 
@@ -85,10 +86,9 @@ def test_existing_link_refused(make_element):
 
 
 def test_other_corpus_refused(corpus, make_element, public_corpus):
-    from documents.models import ElementType
 
-    other_type = ElementType.objects.create(corpus=public_corpus, slug="page", display_name="Page")
-    foreign = services.element_create(corpus=public_corpus, type=other_type, name="Foreign")
+    other_type = ElementTypeFactory(corpus=public_corpus, slug="page", display_name="Page")
+    foreign = ElementFactory(corpus=public_corpus, type=other_type, name="Foreign")
     folder = make_element("folder")
     with pytest.raises(ValidationError) as error:
         services.element_add_parent(child=foreign, parent=folder)

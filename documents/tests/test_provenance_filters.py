@@ -19,7 +19,6 @@ from django.urls import reverse
 from documents import services
 from documents.models import (
     Classification,
-    Corpus,
     Element,
     Entity,
     EntityType,
@@ -28,9 +27,11 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.tests.conftest import grant
-from processes.models import Process, ProcessMode, WorkerRun
+from documents.tests.factories import CorpusFactory
+from processes.models import ProcessMode, WorkerRun
+from processes.tests.factories import ProcessFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory, assert_list_queries
 
@@ -50,12 +51,10 @@ def prov(corpus, user):
     m1 = ModelVersion.objects.create(model=model, tag="m1")
     m2 = ModelVersion.objects.create(model=model, tag="m2")
     configuration = WorkerConfigurationFactory(worker=version_v.worker, name="Fast")
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
-    local = Process.objects.create(mode=ProcessMode.Local, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    local = ProcessFactory(mode=ProcessMode.Local, creator=user)
     # A run of a process on another corpus with M1: it can sign nothing here.
-    elsewhere = Process.objects.create(
-        mode=ProcessMode.Workers, corpus=Corpus.objects.create(name="Else"), creator=user
-    )
+    elsewhere = ProcessFactory(mode=ProcessMode.Workers, corpus=CorpusFactory(name="Else"), creator=user)
 
     def run(process, version, **kwargs):
         worker_run = WorkerRun(process=process, version=version, **kwargs)
@@ -252,7 +251,7 @@ def test_hidden(other_client, anonymous_client, corpus, page, prov, results, lis
 
 @pytest.mark.parametrize("list_name", LISTS)
 def test_guests_read(other_client, other_user, corpus, page, prov, results, list_name):
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     url, fixed, naming = list_urls(corpus, page, results)[list_name]
     assert listed(other_client, url, {**fixed, "configuration": str(prov["C"].id)}, naming) == ["a4"]
 

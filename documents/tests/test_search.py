@@ -17,9 +17,12 @@ from documents import services
 from documents.jobs import corpus_reindex
 from documents.models import Corpus, ElementType, MetaData, SearchEntry, Transcription
 from documents.search import reindex_corpus
-from documents.tests.conftest import grant
-from processes.models import Process, WorkerRun
+from documents.tests.factories import CorpusFactory
+from ponos.tests.factories import TaskFactory
+from processes.models import WorkerRun
+from processes.tests.factories import ProcessFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +40,7 @@ def indexed(corpus, types):
 @pytest.fixture
 def run(corpus, user):
     run = WorkerRun(
-        process=Process.objects.create(mode="workers", corpus=corpus, creator=user),
+        process=ProcessFactory(mode="workers", corpus=corpus, creator=user),
         version=WorkerVersionFactory(worker__name="HTR", tag="v1"),
     )
     run.save()
@@ -293,7 +296,7 @@ def test_reindex_command(indexed, book):
     call_command("reindex", "--all", stdout=out)
     assert out.getvalue().splitlines()[-1] == "Indexed 1 corpus: 6 search entries."
     with pytest.raises(CommandError, match="not indexable"):
-        call_command("reindex", str(Corpus.objects.create(name="Plain").id))
+        call_command("reindex", str(CorpusFactory(name="Plain").id))
     with pytest.raises(CommandError, match="No corpus"):
         call_command("reindex", "11111111-1111-1111-1111-111111111111")
     with pytest.raises(CommandError, match="corpus IDs, or --all"):
@@ -315,7 +318,7 @@ def test_paused_writes_wait_for_reindex(indexed, make_element):
 
 def test_rights(anonymous_client, other_client, other_user, user_client, book, indexed, public_corpus):
     assert search(other_client, indexed, query="elisabeth").status_code == 404
-    grant(indexed, other_user, Role.GUEST)
+    grant(indexed, Role.GUEST, user=other_user)
     assert search(other_client, indexed, query="elisabeth").json()["count"] == 2
     assert search(anonymous_client, indexed, query="elisabeth").status_code == 404
     Corpus.objects.filter(pk=public_corpus.pk).update(indexable=True)
@@ -333,10 +336,9 @@ def test_not_indexable(user_client, corpus):
 
 
 def test_task_tokens_do_not_search(indexed, run):
-    from ponos.models import Task
-    from ponos.tests.task_fixtures import task_client
+    from tests.tokens import task_client
 
-    task = Task.objects.create(process=run.process, slug="worker", state="running")
+    task = TaskFactory(process=run.process, slug="worker", state="running")
     response = search(task_client(task), indexed, query="anything")
     assert response.status_code == 403
 

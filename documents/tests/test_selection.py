@@ -5,9 +5,10 @@ from django.urls import reverse
 
 from documents import services
 from documents.api.selection_views import MAX_IDS
-from documents.models import Corpus, ElementType, Selection
-from documents.tests.conftest import grant
+from documents.models import Corpus, Selection
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.tests.factories import assert_list_queries
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +24,9 @@ def pages(make_element, image):
 
 @pytest.fixture
 def hidden_element():
-    corpus = Corpus.objects.create(name="Hidden corpus")
-    element_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    return services.element_create(corpus=corpus, type=element_type, name="Hidden page")
+    corpus = CorpusFactory(name="Hidden corpus")
+    element_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    return ElementFactory(corpus=corpus, type=element_type, name="Hidden page")
 
 
 def selected(user):
@@ -66,10 +67,10 @@ def test_list_selection_readable_only(user_client, user, corpus, pages, hidden_e
 
 
 def test_list_selection_by_corpus(user_client, user, corpus, pages, make_user):
-    other = Corpus.objects.create(name="Other corpus")
-    grant(other, user, Role.GUEST)
-    element_type = ElementType.objects.create(corpus=other, slug="page", display_name="Page")
-    elsewhere = services.element_create(corpus=other, type=element_type, name="Elsewhere")
+    other = CorpusFactory(name="Other corpus")
+    grant(other, Role.GUEST, user=user)
+    element_type = ElementTypeFactory(corpus=other, slug="page", display_name="Page")
+    elsewhere = ElementFactory(corpus=other, type=element_type, name="Elsewhere")
     Selection.objects.bulk_create([Selection(user=user, element=pages[0]), Selection(user=user, element=elsewhere)])
 
     assert user_client.get(URL).json()["count"] == 2
@@ -104,7 +105,7 @@ def test_add_selection(user_client, user, pages, django_assert_num_queries):
 
 def test_add_selection_import(user_client, user, corpus, types):
     """The CLI's `selection import`: many IDs in one call."""
-    folder = services.element_create(corpus=corpus, type=types["folder"], name="Folder")
+    folder = ElementFactory(corpus=corpus, type=types["folder"], name="Folder")
     created = services.elements_create(
         parent=folder, elements=[{"type": types["line"], "name": f"L{n}"} for n in range(500)]
     )

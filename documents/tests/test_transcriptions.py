@@ -9,20 +9,17 @@ from django.urls import reverse
 
 from documents import services
 from documents.models import Element, ElementPath, Transcription
-from documents.tests.conftest import assert_tree_consistent, grant
-from processes.models import Process, WorkerRun
+from documents.tests.factories import CorpusFactory
+from documents.tests.trees import assert_tree_consistent
+from ponos.tests.factories import TaskFactory
+from processes.tests.factories import ProcessFactory, make_run
 from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
 
 MISSING = "11111111-1111-1111-1111-111111111111"
-
-
-def make_run(process, version):
-    run = WorkerRun(process=process, version=version)
-    run.save()
-    return run
 
 
 @pytest.fixture
@@ -32,16 +29,15 @@ def version():
 
 @pytest.fixture
 def run(corpus, user, version):
-    return make_run(Process.objects.create(mode="workers", corpus=corpus, creator=user), version)
+    return make_run(ProcessFactory(mode="workers", corpus=corpus, creator=user), version)
 
 
 @pytest.fixture
 def foreign_run(make_user, version):
     """A run of a process on another corpus."""
-    from documents.models import Corpus
 
-    other = Corpus.objects.create(name="Other")
-    return make_run(Process.objects.create(mode="workers", corpus=other, creator=make_user()), version)
+    other = CorpusFactory(name="Other")
+    return make_run(ProcessFactory(mode="workers", corpus=other, creator=make_user()), version)
 
 
 @pytest.fixture
@@ -106,7 +102,7 @@ def test_create_foreign_run(user_client, page, foreign_run):
 def test_create_rights(other_client, other_user, page, corpus):
     url = reverse("transcription-create", args=[page.id])
     assert other_client.post(url, {"text": "x"}, format="json").status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, {"text": "x"}, format="json").status_code == 403
     assert not Transcription.objects.exists()
 
@@ -143,7 +139,7 @@ def test_bulk_create_errors(user_client, other_client, other_user, corpus, make_
     assert MISSING in response.json()["transcriptions"][0]
     body = {"transcriptions": [{"element_id": str(line.id), "text": "x"}]}
     assert other_client.post(url, body, format="json").status_code == 400
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.post(url, body, format="json").status_code == 403
     assert user_client.post(url, {"transcriptions": []}, format="json").status_code == 400
 
@@ -289,8 +285,8 @@ def test_deleted_with_corpus(corpus, transcribed):
 
 
 def test_local_runs(user_client, other_client, other_user, corpus, page, version, user):
-    grant(corpus, other_user, Role.CONTRIBUTOR)
-    local = make_run(Process.objects.create(mode="local", creator=user), version)
+    grant(corpus, Role.CONTRIBUTOR, user=other_user)
+    local = make_run(ProcessFactory(mode="local", creator=user), version)
     url = reverse("transcription-create", args=[page.id])
     body = {"text": "x", "worker_run_id": str(local.id)}
     assert user_client.post(url, body, format="json").status_code == 201
@@ -300,9 +296,7 @@ def test_local_runs(user_client, other_client, other_user, corpus, page, version
 def test_task_token(page, run, foreign_run):
     from rest_framework.test import APIClient
 
-    from ponos.models import Task
-
-    task = Task.objects.create(process=run.process, slug="task", state="running", worker_run=run)
+    task = TaskFactory(process=run.process, slug="task", state="running", worker_run=run)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     url = reverse("transcription-create", args=[page.id])

@@ -24,14 +24,12 @@ from documents.models import Element
 from ponos import activity_fast_path
 from ponos.activity_fast_path import START, TaskActivityFastPath, with_fast_paths
 from ponos.models import Task, TaskState
+from ponos.tests.factories import TaskFactory
 from processes import activities
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
@@ -113,7 +111,7 @@ def ready(process, runs):
 
 
 def make_task(process, run, slug="task", state=TaskState.Running):
-    return Task.objects.create(process=process, slug=slug, state=state, worker_run=run)
+    return TaskFactory(process=process, slug=slug, state=state, worker_run=run)
 
 
 def ponos(task):

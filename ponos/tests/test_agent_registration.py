@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from ponos.agent.process import register
 from ponos.logs import read_log
-from ponos.models import Agent, Farm, Task, TaskState
-from processes.models import Process, ProcessMode
+from ponos.models import Agent, Farm, TaskState
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +40,8 @@ def test_agent_file_keeps_one_agent(tmp_path, user):
 
     # That run was killed in the middle of a task: its process is gone, the agent not marked stopped.
     Agent.objects.filter(pk=first.pk).update(pid=dead_pid(), last_ping=timezone.now() - timedelta(seconds=5))
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user, started=timezone.now())
-    held = Task.objects.create(process=process, slug="held", state=TaskState.Running, agent=first)
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user, started=timezone.now())
+    held = TaskFactory(process=process, slug="held", state=TaskState.Running, agent=first)
 
     second = register("default", "local", 2, agent_file)
 

@@ -8,7 +8,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ponos.models import GPU, Agent, Farm, Task, TaskState
-from processes.models import Process, ProcessMode
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
 from workers.tests.factories import assert_list_queries
 
 AGENTS_URL = "/api/v1/agents/"
@@ -31,13 +33,13 @@ def make_agent(farm):
 
 @pytest.fixture
 def process(user):
-    return Process.objects.create(mode=ProcessMode.Repository, creator=user)
+    return ProcessFactory(mode=ProcessMode.Repository, creator=user)
 
 
 @pytest.fixture
 def make_task(process):
     def make(slug, state=TaskState.Running, **kwargs):
-        return Task.objects.create(process=process, slug=slug, state=state, **kwargs)
+        return TaskFactory(process=process, slug=slug, state=state, **kwargs)
 
     return make
 
@@ -251,7 +253,7 @@ def actions_of(client, agent):
 
 @pytest.fixture
 def farm_process(user, farm):
-    return Process.objects.create(mode=ProcessMode.Repository, creator=user, farm=farm)
+    return ProcessFactory(mode=ProcessMode.Repository, creator=user, farm=farm)
 
 
 def test_agent_actions(superuser_client, make_agent, farm_process, django_assert_num_queries):
@@ -262,7 +264,7 @@ def test_agent_actions(superuser_client, make_agent, farm_process, django_assert
     now = timezone.now()
 
     def task(slug, state=TaskState.Pending, minutes=0, **kwargs):
-        created = Task.objects.create(process=farm_process, slug=slug, state=state, **kwargs)
+        created = TaskFactory(process=farm_process, slug=slug, state=state, **kwargs)
         Task.objects.filter(pk=created.pk).update(updated=now - timedelta(minutes=minutes))
         return created
 
@@ -279,8 +281,8 @@ def test_agent_actions(superuser_client, make_agent, farm_process, django_assert
     task("gpu-third", requires_gpu=True)
     task("unscheduled", state=TaskState.Unscheduled)
     # Pending tasks of another farm, or of the default farm, are not for this agent.
-    Task.objects.create(
-        process=Process.objects.create(mode=ProcessMode.Repository, creator=farm_process.creator),
+    TaskFactory(
+        process=ProcessFactory(mode=ProcessMode.Repository, creator=farm_process.creator),
         slug="default-farm",
         state=TaskState.Pending,
     )
@@ -308,8 +310,8 @@ def test_agent_actions_default_farm(superuser_client, user, db):
     """Processes without a farm run on the default farm's agents."""
     default = Farm.objects.get(name="default")
     agent = Agent.objects.create(farm=default, hostname="h", last_ping=timezone.now(), concurrency=1)
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
-    pending = Task.objects.create(process=process, slug="t", state=TaskState.Pending)
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user)
+    pending = TaskFactory(process=process, slug="t", state=TaskState.Pending)
     assert actions_of(superuser_client, agent) == [{"action": "start_task", "task_id": str(pending.id), "gpu_id": None}]
 
 
@@ -320,8 +322,8 @@ def test_agent_actions_inactive_agent_starts_nothing(superuser_client, make_agen
         agent = make_agent("silent", last_ping=timezone.now() - timedelta(seconds=31))
     else:
         agent = make_agent("stopped", stopped=timezone.now())
-    stopping = Task.objects.create(process=farm_process, slug="s", state=TaskState.Stopping, agent=agent)
-    Task.objects.create(process=farm_process, slug="p", state=TaskState.Pending)
+    stopping = TaskFactory(process=farm_process, slug="s", state=TaskState.Stopping, agent=agent)
+    TaskFactory(process=farm_process, slug="p", state=TaskState.Pending)
     assert actions_of(superuser_client, agent) == [{"action": "stop_task", "task_id": str(stopping.id), "gpu_id": None}]
 
 

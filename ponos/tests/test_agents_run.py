@@ -14,14 +14,15 @@ import time
 
 import pytest
 
-from documents import services as documents_services
-from documents.models import Corpus, ElementType
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.logs import read_log
 from ponos.models import Agent, Artifact, Task, TaskState
 from ponos.scheduler import check_agents
 from ponos.tests.running import store_model_archive, wait_finished, wait_for
-from processes.models import Process, ProcessMode, ProcessState, WorkerRun
-from users.models import Right, Role, Token
+from processes.models import ProcessMode, ProcessState
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role, Token
+from users.tests.factories import grant
 from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("transactional_db")]
@@ -60,11 +61,11 @@ sys.exit(3 if behaviour == "fail" else 0)
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Running corpus")
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Running corpus")
+    grant(corpus, Role.ADMIN, user=user)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     for index in range(5):
-        documents_services.element_create(corpus=corpus, type=page, name=f"Page {index}")
+        ElementFactory(corpus=corpus, type=page, name=f"Page {index}")
     return corpus
 
 
@@ -84,13 +85,13 @@ def make_run(process, name, behaviour="ok", parents=(), model_version=None, **ve
     version = WorkerVersionFactory(
         worker=worker, state="available", configuration={"docker": {"command": command}}, **version_fields
     )
-    return WorkerRun.objects.create(
+    return WorkerRunFactory(
         process=process, version=version, model_version=model_version, parents=[parent.id for parent in parents]
     )
 
 
 def make_process(corpus, user, **kwargs):
-    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Run", **kwargs)
+    return ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Run", **kwargs)
 
 
 def start(api, process):

@@ -16,19 +16,17 @@ from rest_framework.exceptions import ValidationError
 
 from ponos.artifacts import store_artifact
 from ponos.models import Artifact, TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
-    corpus,
     guest,
     guest_client,
-    make_task,
     media_root,
     other_process,
     process,
     task,
-    task_client,
 )
 from tests.s3 import BUCKET
+from tests.tokens import task_client
 
 pytestmark = pytest.mark.django_db
 

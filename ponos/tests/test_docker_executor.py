@@ -6,8 +6,11 @@ with `--executor docker` ends its tasks in error saying why.
 
 import pytest
 
+from documents.tests.factories import CorpusFactory
 from ponos.agent.executors import DockerExecutor, ExecutionError, auth_for_image, get_executor
 from ponos.tests.docker_engine import ENGINE_ERROR, needs_engine
+from ponos.tests.factories import TaskFactory
+from processes.tests.factories import ProcessFactory
 
 
 def test_credentials_for_several_registries(settings):
@@ -36,9 +39,6 @@ def test_unknown_executor():
 
 @needs_engine
 def test_container_runs_with_the_task_environment(tmp_path, user):
-    from documents.models import Corpus
-    from ponos.models import Task
-    from processes.models import Process
 
     class Log:
         def __init__(self, path):
@@ -52,8 +52,8 @@ def test_container_runs_with_the_task_environment(tmp_path, user):
 
     executor = DockerExecutor()
     data_dir = tmp_path / "data"
-    process = Process.objects.create(mode="workers", corpus=Corpus.objects.create(name="Docker"), creator=user)
-    task = Task.objects.create(
+    process = ProcessFactory(mode="workers", corpus=CorpusFactory(name="Docker"), creator=user)
+    task = TaskFactory(
         process=process,
         slug="docker",
         state="running",

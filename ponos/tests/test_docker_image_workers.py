@@ -12,18 +12,17 @@ import pytest
 from ponos.agent.executors import DockerExecutor
 from ponos.models import Task, TaskState
 from ponos.tests.docker_engine import needs_engine
+from ponos.tests.factories import TaskFactory
 from processes.models import WorkerRun
+from processes.tests.factories import make_run
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
 )
 from users.models import Role
-from workers.tests.factories import grant
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +107,7 @@ class Log:
 
 def test_docker_executor_runs_the_image_command(tmp_path, user, process):
     run = make_run(process, make_version("labeller", docker_image_iid=IMAGE, configuration={}))
-    task = Task.objects.create(
+    task = TaskFactory(
         process=process, slug="labeller", state=TaskState.Running, worker_run=run, image=IMAGE, command=""
     )
     executor = DockerExecutor.__new__(DockerExecutor)
@@ -128,9 +127,7 @@ def test_docker_executor_runs_the_image_command(tmp_path, user, process):
 @needs_engine
 def test_image_only_version_in_a_real_container(tmp_path, user, process):
     """Where a Docker engine answers: the image's default command runs and exits."""
-    task = Task.objects.create(
-        process=process, slug="image", state=TaskState.Running, image="python:3.11-slim", command=""
-    )
+    task = TaskFactory(process=process, slug="image", state=TaskState.Running, image="python:3.11-slim", command="")
     executor = DockerExecutor()
     work_dir = tmp_path / "data" / str(task.id)
     work_dir.mkdir(parents=True)

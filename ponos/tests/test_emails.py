@@ -18,14 +18,13 @@ from arkindex.models import Job
 from arkindex.rq import DEFAULT_QUEUE
 from ponos import emails, jobs, services
 from ponos.models import TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
-    corpus,
-    make_task,
     media_root,
     process,
 )
 from processes.models import Process, ProcessMode
+from processes.tests.factories import ProcessFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +136,7 @@ def test_email_again_after_a_retry(process, django_capture_on_commit_callbacks):
 
 
 def test_no_email_for_repository_processes(user, django_capture_on_commit_callbacks):
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user, started=timezone.now())
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user, started=timezone.now())
     task = make_task(process, "import", state=TaskState.Running)
     end_tasks([(task, TaskState.Completed)], django_capture_on_commit_callbacks)
     process.refresh_from_db()
@@ -149,9 +148,7 @@ def test_no_email_for_repository_processes(user, django_capture_on_commit_callba
 
 def test_no_email_for_local_processes(user):
     # A local process only holds a user's worker runs: it never runs, even if marked finished.
-    process = Process.objects.create(
-        mode=ProcessMode.Local, creator=user, started=timezone.now(), finished=timezone.now()
-    )
+    process = ProcessFactory(mode=ProcessMode.Local, creator=user, started=timezone.now(), finished=timezone.now())
     assert jobs.send_process_finished_email(str(process.id)) is False
     assert mail.outbox == []
 

@@ -11,15 +11,18 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from conftest import token_client
 from documents import services as documents_services
-from documents.models import Corpus, DataFile, ElementType
+from documents.models import DataFile
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos import services
 from ponos.models import Farm, Task, TaskState
 from processes import services as process_services
 from processes.file_imports import NO_IMAGE_SERVER
 from processes.models import Process, ProcessMode
-from users.models import Right, Role
+from processes.tests.factories import ProcessFactory
+from tests.tokens import token_client
+from users.models import Role
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -28,23 +31,16 @@ LIST = b"https://iiif.example.com/iiif/2/page1.jpg\n"
 
 
 @pytest.fixture
-def corpus(user):
-    corpus = Corpus.objects.create(name="Imports")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    return corpus
-
-
-@pytest.fixture
 def types(corpus):
     return {
-        "volume": ElementType.objects.create(corpus=corpus, slug="volume", display_name="Volume", folder=True),
-        "page": ElementType.objects.create(corpus=corpus, slug="page", display_name="Page"),
+        "volume": ElementTypeFactory(corpus=corpus, slug="volume", display_name="Volume", folder=True),
+        "page": ElementTypeFactory(corpus=corpus, slug="page", display_name="Page"),
     }
 
 
 @pytest.fixture
 def folder(corpus, types):
-    return documents_services.element_create(corpus=corpus, type=types["volume"], name="Volume 1")
+    return ElementFactory(corpus=corpus, type=types["volume"], name="Volume 1")
 
 
 def make_file(corpus, name="pages.txt", content_type="text/plain", status="checked"):
@@ -153,7 +149,7 @@ def test_create_names_every_broken_rule(user_client, corpus, types):
     unchecked = make_file(corpus, "unchecked.txt", status="unchecked")
     image = make_file(corpus, "scan.jpg", "image/jpeg")
     archive = make_file(corpus, "scans.zip", "application/zip")
-    page = documents_services.element_create(corpus=corpus, type=types["page"], name="Page")
+    page = ElementFactory(corpus=corpus, type=types["page"], name="Page")
     response = create(
         user_client, [unchecked, image, archive], element_type="line", folder_type="page", folder_id=str(page.id)
     )
@@ -192,13 +188,13 @@ def test_create_validation(user_client, corpus, types, body, field):
 
 
 def test_create_files_of_one_visible_corpus(user_client, other_user, corpus, types):
-    hidden = Corpus.objects.create(name="Hidden")
+    hidden = CorpusFactory(name="Hidden")
     response = create(user_client, [make_file(hidden)], folder_type="volume")
     assert response.status_code == 400
     assert "or you have no access to it" in response.json()["files"][0]
 
-    other = Corpus.objects.create(name="Other")
-    Right.objects.create(content_object=other, user=user_client.user, level=Role.CONTRIBUTOR)
+    other = CorpusFactory(name="Other")
+    grant(other, Role.CONTRIBUTOR, user=user_client.user)
     response = create(user_client, [make_file(corpus), make_file(other)], folder_type="volume")
     assert response.status_code == 400
     assert "belong to one corpus" in response.json()["files"][0]
@@ -207,7 +203,7 @@ def test_create_files_of_one_visible_corpus(user_client, other_user, corpus, typ
 
 def test_create_rights(other_user, anonymous_client, corpus, types):
     data_file = make_file(corpus)
-    Right.objects.create(content_object=corpus, user=other_user, level=Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     response = create(token_client(other_user), [data_file], folder_type="volume")
     assert response.status_code == 403
     assert create(anonymous_client, [data_file], folder_type="volume").status_code in (401, 403)
@@ -269,7 +265,7 @@ def test_destroy_data_file_while_an_import_reads_it(user_client, corpus, types):
 
 def test_start_checks_the_files_again(user, corpus, types):
     data_file = make_file(corpus)
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Files, corpus=corpus, creator=user, element_type=types["page"], folder_type=types["volume"]
     )
     response = token_client(user).post(f"/api/v1/process/{process.id}/start/")

@@ -5,11 +5,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ponos.models import Task, TaskState
-from processes.models import Process, ProcessMode
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.services.repositories import repository_create
-from workers.tests.factories import assert_list_queries, grant
+from workers.tests.factories import assert_list_queries
 
 URL = "/api/v1/user/oauth/credentials/"
 SECRET = "glpat-very-secret-token"
@@ -23,10 +26,10 @@ def with_credentials(user, url):
 
 def finished_import(repository, user, state, minutes_ago):
     finished = timezone.now() - timedelta(minutes=minutes_ago)
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Repository, creator=user, repository=repository, started=finished, finished=finished
     )
-    Task.objects.create(process=process, slug="import", state=state)
+    TaskFactory(process=process, slug="import", state=state)
     return process
 
 
@@ -99,8 +102,8 @@ def test_list_credentials_of_administered_repositories_only(user, user_client, m
 
 def test_list_credentials_refused(anonymous_client, user, db):
     assert anonymous_client.get(URL).status_code == 401
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
-    task = Task.objects.create(process=process, slug="t", state=TaskState.Running)
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user)
+    task = TaskFactory(process=process, slug="t", state=TaskState.Running)
     anonymous_client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     response = anonymous_client.get(URL)
     assert response.status_code == 403

@@ -20,15 +20,14 @@ from rq.registry import FailedJobRegistry
 from arkindex.rq import DEFAULT_QUEUE
 from ponos import logs, scheduler
 from ponos.models import GPU, Agent, Farm, TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
     agent,
-    corpus,
-    make_task,
     media_root,
     process,
 )
 from processes.models import Process, ProcessMode
+from processes.tests.factories import ProcessFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +116,7 @@ def test_schedule_process_last_run_only(process, django_capture_on_commit_callba
 
 
 def test_schedule_process_not_started(corpus, user, django_capture_on_commit_callbacks):
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
     task = make_task(process, "worker")
     with django_capture_on_commit_callbacks(execute=True):
         assert scheduler.schedule_process(str(process.id)) == 0

@@ -10,13 +10,16 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
+from documents.tests.factories import CorpusFactory
 from ponos import services
 from ponos.models import Farm, Task, TaskState
+from ponos.tests.factories import TaskFactory
 from processes.models import Process, ProcessMode, ProcessState
+from processes.tests.factories import ProcessFactory
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.models import Worker, WorkerVersion
 from workers.services.repositories import repository_create
-from workers.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -279,10 +282,9 @@ def test_task_of_another_process(task, user, user_client, repository):
 
 
 def test_task_of_a_workers_process(user):
-    from documents.models import Corpus
 
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=Corpus.objects.create(name="C"), creator=user)
-    task = Task.objects.create(process=process, slug="initialisation", state=TaskState.Running)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=CorpusFactory(name="C"), creator=user)
+    task = TaskFactory(process=process, slug="initialisation", state=TaskState.Running)
     response = task_client(task).get(task_url(process.id))
     # Reading an import is none of the operations of a workers process's tasks.
     assert response.status_code == 403

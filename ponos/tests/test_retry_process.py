@@ -9,21 +9,21 @@ import django_rq
 import pytest
 
 from arkindex.models import Job
-from conftest import token_client
 from ponos import services
 from ponos.models import Task, TaskState
+from ponos.tests.factories import TaskFactory
 from processes.models import ActivityState, Process, ProcessMode
+from processes.tests.factories import ProcessFactory
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
     runs,
 )
-from users.models import Right, Role
+from tests.tokens import token_client
+from users.models import Role
+from users.tests.factories import grant
 
 
 def retry_url(process_id):
@@ -124,14 +124,14 @@ def test_retry_not_started(user_client, process, runs):
 
 @pytest.mark.parametrize("mode", [ProcessMode.Template])
 def test_retry_mode_without_tasks(user_client, corpus, user, mode):
-    process = Process.objects.create(corpus=corpus, creator=user, mode=mode)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=mode)
     response = user_client.post(retry_url(process.id))
     assert response.status_code == 400
     assert list(response.json()) == ["mode"]
 
 
 def test_retry_local_process(user_client, user):
-    process = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    process = ProcessFactory(creator=user, mode=ProcessMode.Local)
     assert user_client.post(retry_url(process.id)).status_code == 400
 
 
@@ -162,9 +162,9 @@ def test_retry_without_activities(user_client, started, django_capture_on_commit
 
 def test_retry_repository_process_recreates_only_its_initial_task(user_client, user):
     """Seed 002: a repository process's import task builds the rest; only it is recreated."""
-    process = Process.objects.create(creator=user, mode=ProcessMode.Repository, started="2026-01-01T00:00Z")
-    initial = Task.objects.create(process=process, slug="import", depth=0, env={"X": "1"}, command="import")
-    child = Task.objects.create(process=process, slug="build", depth=1)
+    process = ProcessFactory(creator=user, mode=ProcessMode.Repository, started="2026-01-01T00:00Z")
+    initial = TaskFactory(process=process, slug="import", depth=0, env={"X": "1"}, command="import")
+    child = TaskFactory(process=process, slug="build", depth=1)
     child.parents.add(initial)
     end(process)
 
@@ -178,7 +178,7 @@ def test_retry_repository_process_recreates_only_its_initial_task(user_client, u
 def test_retry_needs_contributor(started, make_user):
     end(started)
     guest = make_user()
-    Right.objects.create(content_object=started.corpus, user=guest, level=Role.GUEST)
+    grant(started.corpus, Role.GUEST, user=guest)
     assert token_client(guest).post(retry_url(started.id)).status_code == 403
     assert not Task.objects.filter(process=started, run=1).exists()
 

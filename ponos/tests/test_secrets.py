@@ -9,10 +9,12 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from documents.models import Corpus
+from documents.tests.factories import CorpusFactory
 from ponos.models import Secret, Task, TaskState
 from ponos.secret_store import SecretDecryptionError, decrypt, encrypt, secret_set
-from processes.models import Process, ProcessMode, WorkerRun
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory
 
 PLAINTEXT = "s3cr3t-p4ssw0rd ✓"
@@ -29,10 +31,10 @@ def secret(db):
 
 @pytest.fixture
 def make_task(user):
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user)
 
     def make(state=TaskState.Running):
-        return Task.objects.create(process=process, slug=f"task-{Task.objects.count()}", state=state)
+        return TaskFactory(process=process, slug=f"task-{Task.objects.count()}", state=state)
 
     return make
 
@@ -143,9 +145,9 @@ def worker_task(user):
     configuration = WorkerConfigurationFactory(
         worker=version.worker, configuration={"api_key": "mail/password", "n": 3}
     )
-    process = Process.objects.create(mode=ProcessMode.Workers, creator=user, corpus=Corpus.objects.create(name="C"))
-    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
-    return Task.objects.create(process=process, slug="worker", state=TaskState.Running, worker_run=run)
+    process = ProcessFactory(mode=ProcessMode.Workers, creator=user, corpus=CorpusFactory(name="C"))
+    run = WorkerRunFactory(process=process, version=version, configuration=configuration)
+    return TaskFactory(process=process, slug="worker", state=TaskState.Running, worker_run=run)
 
 
 def test_retrieve_task_token(worker_task, secret, django_assert_num_queries):

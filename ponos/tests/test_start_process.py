@@ -14,21 +14,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from arkindex.models import Job
-from conftest import token_client
-from documents import services as documents_services
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.models import Farm, Task
-from processes.models import ActivityState, Process, ProcessMode
+from processes.models import ActivityState, ProcessMode
+from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
     runs,
 )
-from users.models import Right, Role
+from tests.tokens import token_client
+from users.models import Role
+from users.tests.factories import grant
 from workers.models import FeatureUsage, WorkerVersionState
 
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -163,7 +162,7 @@ def test_start_dataset_process(user_client, corpus, user):
     """No initialisation task and no elements list; the roots of the DAG are at depth 0."""
     from datasets.models import Dataset, DatasetSet, ProcessSet
 
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
     dataset = Dataset.objects.create(corpus=corpus, name="Dataset")
     ProcessSet.objects.create(process=process, set=DatasetSet.objects.create(dataset=dataset, name="train"))
     a = make_run(process, make_version("a"))
@@ -281,7 +280,7 @@ def test_start_errors_answer_400_and_write_nothing(user_client, process):
 
 
 def test_start_template_is_400(user_client, corpus, user):
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Template)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Template)
     response = start(user_client, process)
     assert response.status_code == 400
     assert list(response.json()) == ["mode"]
@@ -297,7 +296,7 @@ def test_start_twice(user_client, process, runs):
 
 def test_start_needs_contributor(process, runs, make_user):
     guest = make_user()
-    Right.objects.create(content_object=process.corpus, user=guest, level=Role.GUEST)
+    grant(process.corpus, Role.GUEST, user=guest)
     assert start(token_client(guest), process).status_code == 403
     process.refresh_from_db()
     assert process.started is None
@@ -320,14 +319,14 @@ def count_start_queries(client, process):
 
 def test_start_queries_do_not_depend_on_elements_nor_worker_runs(user, corpus, page_type, elements):
     client = token_client(user)
-    small = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    small = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     make_run(small, make_version("small"))
     client.post(start_url(MISSING))  # the token's first use is recorded once
     small_count = count_start_queries(client, small)
 
     for index in range(50):
-        documents_services.element_create(corpus=corpus, type=page_type, name=f"More {index}")
-    large = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, chunks=3)
+        ElementFactory(corpus=corpus, type=page_type, name=f"More {index}")
+    large = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, chunks=3)
     first = make_run(large, make_version("first"))
     for index in range(6):
         make_run(large, make_version(f"next-{index}"), parents=[first])
@@ -338,14 +337,13 @@ def test_start_queries_do_not_depend_on_elements_nor_worker_runs(user, corpus, p
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_build_one_dag(make_user):
     """Two StartProcess at once: the process lock lets one build the DAG, the other gets a 409."""
-    from documents.models import Corpus, ElementType
 
     owner = make_user("owner@example.com")
-    corpus = Corpus.objects.create(name="Concurrent")
-    Right.objects.create(content_object=corpus, user=owner, level=Role.CONTRIBUTOR)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    documents_services.element_create(corpus=corpus, type=page, name="Page")
-    process = Process.objects.create(corpus=corpus, creator=owner, mode=ProcessMode.Workers)
+    corpus = CorpusFactory(name="Concurrent")
+    grant(corpus, Role.CONTRIBUTOR, user=owner)
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    ElementFactory(corpus=corpus, type=page, name="Page")
+    process = ProcessFactory(corpus=corpus, creator=owner, mode=ProcessMode.Workers)
     a = make_run(process, make_version("a"))
     make_run(process, make_version("b"), parents=[a])
 

@@ -15,11 +15,9 @@ from ponos.deletion import delete_process_tasks
 from ponos.models import Artifact, Task, TaskState
 from processes.activities import activities_initialise
 from processes.models import Process
+from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
@@ -161,7 +159,7 @@ def test_failed_initialisation_finishes_the_process(started):
 
 
 def test_process_deletion_hook_deletes_tasks(started, user, corpus):
-    other = Process.objects.create(corpus=corpus, creator=user, mode="workers")
+    other = ProcessFactory(corpus=corpus, creator=user, mode="workers")
     make_run(other)
     services.process_start(process=other)
     task = Task.objects.get(process=started, slug="c")

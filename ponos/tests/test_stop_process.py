@@ -17,19 +17,18 @@ from arkindex.models import Job
 from arkindex.rq import DEFAULT_QUEUE
 from ponos import services
 from ponos.models import GPU, TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
     agent,
-    corpus,
     guest,
     guest_client,
-    make_task,
     media_root,
     other_process,
     process,
-    task_client,
 )
-from processes.models import Process, ProcessMode
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
+from tests.tokens import task_client
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +163,7 @@ def test_stop_only_touches_the_last_run(user_client, process):
 
 
 def test_stop_process_not_started(user_client, corpus, user):
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
     response = user_client.post(stop_url(process.id))
     assert response.status_code == 409
     assert "has not started" in response.json()["errors"][0]["detail"]
@@ -295,7 +294,7 @@ def test_list_process_tasks_bad_run(guest_client, process, run):
 
 
 def test_list_process_tasks_not_started(guest_client, corpus, user):
-    process = Process.objects.create(mode=ProcessMode.Workers, corpus=corpus, creator=user)
+    process = ProcessFactory(mode=ProcessMode.Workers, corpus=corpus, creator=user)
     response = guest_client.get(tasks_url(process.id))
     assert response.status_code == 200
     assert response.json() == []

@@ -13,11 +13,9 @@ from django.test import Client
 
 from arkindex.rq import DEFAULT_QUEUE
 from ponos.models import GPU, Artifact, Task, TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
     agent,
-    corpus,
-    make_task,
     media_root,
     process,
 )

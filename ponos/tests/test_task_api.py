@@ -13,23 +13,20 @@ import pytest
 from django.utils import timezone
 
 from arkindex.rq import DEFAULT_QUEUE
-from conftest import token_client
 from ponos import logs
 from ponos.models import GPU, TaskState
+from ponos.tests.factories import make_task
 from ponos.tests.task_fixtures import (  # noqa: F401 (fixtures)
-    _content_types,
     agent,
-    corpus,
     guest,
     guest_client,
-    make_task,
     media_root,
     other_process,
     process,
     task,
-    task_client,
 )
 from processes.models import Process
+from tests.tokens import task_client, token_client
 
 pytestmark = pytest.mark.django_db
 

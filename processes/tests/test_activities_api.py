@@ -15,23 +15,24 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from documents.models import Corpus, Element
+from documents.models import Element
+from documents.tests.factories import CorpusFactory, ElementFactory
 from ponos.models import Task, TaskState
 from ponos.services import set_task_state
+from ponos.tests.factories import TaskFactory
 from processes import activities
 from processes.models import ActivityState, Process, ProcessMode, WorkerActivity, WorkerActivityState
+from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
     runs,
 )
-from users.models import Right, Role
+from users.models import Role
+from users.tests.factories import grant
 
 START_URL = "/api/v1/process/start-activity/"
 
@@ -45,7 +46,7 @@ def stats_url(process_id):
 
 
 def task_client(process, run, slug="task", state=TaskState.Running):
-    task = Task.objects.create(process=process, slug=slug, state=state, worker_run=run)
+    task = TaskFactory(process=process, slug=slug, state=state, worker_run=run)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     client.task = task
@@ -131,11 +132,11 @@ def test_start_ended_task_token(ready, runs):
 
 def committed_queue(user, count):
     """A ready process with one worker run and `count` queued activities, committed (transactional tests)."""
-    corpus = Corpus.objects.create(name="Concurrent")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
+    corpus = CorpusFactory(name="Concurrent")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
     page = corpus.types.create(slug="page", display_name="Page")
     Element.objects.bulk_create(Element(corpus=corpus, type=page, name=f"P{index}") for index in range(count))
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     run = make_run(process, make_version("concurrent"))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -293,9 +294,8 @@ def test_update_missing_fields(ready, runs, user_client):
 
 
 def test_update_element_without_activity(ready, runs, corpus, page_type, user_client):
-    from documents import services as documents_services
 
-    stray = documents_services.element_create(corpus=corpus, type=page_type, name="Late page")
+    stray = ElementFactory(corpus=corpus, type=page_type, name="Late page")
     response = put(user_client, runs[0].id, stray, ready, "started")
     assert response.status_code == 404
 
@@ -306,7 +306,7 @@ def test_update_unknown_run(ready, elements, user_client):
 
 
 def test_update_process_mismatch(ready, runs, elements, corpus, user, user_client):
-    other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    other = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     response = put(user_client, runs[0].id, elements[0], other, "started")
     assert response.status_code == 404
     assert response.json() == {"detail": f"No worker run {runs[0].id}, nor worker version, in process {other.id}."}
@@ -322,7 +322,7 @@ def test_update_rights(ready, runs, elements, corpus, other_user, other_client):
     # Hidden process: 404.
     assert put(other_client, runs[0].id, elements[0], ready, "started").status_code == 404
     # A guest reads the process but cannot report.
-    Right.objects.create(content_object=corpus, user=other_user, level=Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert put(other_client, runs[0].id, elements[0], ready, "started").status_code == 403
     assert state_of(runs[0], elements[0]) == "queued"
 
@@ -330,7 +330,7 @@ def test_update_rights(ready, runs, elements, corpus, other_user, other_client):
 def test_update_task_token_own_process_only(ready, runs, elements, corpus, user):
     client = task_client(ready, runs[0])
     assert put(client, runs[1].id, elements[0], ready, "started").status_code == 200
-    other_process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    other_process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     other_run = make_run(other_process, make_version("elsewhere"))
     response = put(client, other_run.id, elements[0], other_process, "started")
     # Another process is hidden from a task, as if it did not exist.
@@ -359,7 +359,7 @@ def test_update_deprecated_version_id_ambiguous(ready, runs, elements, user_clie
 
 
 def test_update_deprecated_version_of_another_process(ready, runs, elements, corpus, user, user_client):
-    other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    other = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     assert put(user_client, runs[0].version_id, elements[0], other, "started").status_code == 404
 
 
@@ -417,7 +417,7 @@ def test_stats_query_count_does_not_grow(ready, runs, user_client, django_assert
 
 def test_stats_rights(ready, corpus, other_user, other_client, runs):
     assert other_client.get(stats_url(ready.id)).status_code == 404
-    Right.objects.create(content_object=corpus, user=other_user, level=Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     assert other_client.get(stats_url(ready.id)).status_code == 200
 
 

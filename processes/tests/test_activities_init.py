@@ -14,15 +14,14 @@ from rq import SimpleWorker
 from arkindex.jobs import recover_jobs
 from arkindex.models import Job, JobState
 from documents import services as documents_services
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.services import enqueue_initialise_activities
 from processes import activities, jobs
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
+from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
-    _content_types,
-    corpus,
     elements,
-    make_run,
     page_type,
     process,
     runs,
@@ -82,7 +81,7 @@ def test_job_is_idempotent(pending, corpus, page_type):
     # Once ready, the job does nothing.
     assert jobs.initialise_activities(str(pending.id)) is None
     # Pending again with a new element: only what is missing is added.
-    documents_services.element_create(corpus=corpus, type=page_type, name="New page")
+    ElementFactory(corpus=corpus, type=page_type, name="New page")
     Process.objects.filter(id=pending.id).update(activity_state=ActivityState.Pending)
     assert jobs.initialise_activities(str(pending.id)) == 3
     assert WorkerActivity.objects.filter(process=pending).count() == 3 * (ELEMENT_COUNT + 1)
@@ -154,7 +153,7 @@ def test_reset_keeps_processed_activities(pending, runs, elements):
 
 
 def test_process_deletion_hook(pending, corpus, user):
-    other = Process.objects.create(corpus=corpus, creator=user, mode="workers", activity_state="pending")
+    other = ProcessFactory(corpus=corpus, creator=user, mode="workers", activity_state="pending")
     make_run(other)
     activities.activities_initialise(process_id=pending.id)
     activities.activities_initialise(process_id=other.id)
@@ -182,12 +181,11 @@ def test_element_deletion_deletes_its_activities(pending, elements):
 
 
 def test_corpus_deletion_deletes_activities(pending, corpus, user, django_capture_on_commit_callbacks):
-    from documents.models import Corpus, ElementType
 
-    other_corpus = Corpus.objects.create(name="Kept")
-    page = ElementType.objects.create(corpus=other_corpus, slug="page", display_name="Page")
-    documents_services.element_create(corpus=other_corpus, type=page, name="Kept page")
-    kept = Process.objects.create(corpus=other_corpus, creator=user, mode="workers", activity_state="pending")
+    other_corpus = CorpusFactory(name="Kept")
+    page = ElementTypeFactory(corpus=other_corpus, slug="page", display_name="Page")
+    ElementFactory(corpus=other_corpus, type=page, name="Kept page")
+    kept = ProcessFactory(corpus=other_corpus, creator=user, mode="workers", activity_state="pending")
     make_run(kept)
     activities.activities_initialise(process_id=pending.id)
     activities.activities_initialise(process_id=kept.id)

@@ -4,26 +4,28 @@ import django_rq
 import pytest
 
 from documents import services as documents_services
-from documents.models import Corpus, Element, ElementType
+from documents.models import Corpus, Element
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
 from processes.models import Process, ProcessMode, WorkerRun
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from workers.tests.factories import WorkerVersionFactory
 
 
 @pytest.fixture
 def corpus_process(user):
-    corpus = Corpus.objects.create(name="Doomed")
-    folder_type = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    corpus = CorpusFactory(name="Doomed")
+    folder_type = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
     folder = Element.objects.create(corpus=corpus, type=folder_type, name="Folder")
     folder.paths.create(path=[], ordering=0)
-    process = Process.objects.create(
+    process = ProcessFactory(
         corpus=corpus, creator=user, mode=ProcessMode.Workers, element=folder, element_type=folder_type
     )
-    WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    WorkerRunFactory(process=process, version=WorkerVersionFactory())
     return process
 
 
 def test_corpus_deletion_takes_processes(corpus_process, user, django_capture_on_commit_callbacks):
-    other = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    other = ProcessFactory(creator=user, mode=ProcessMode.Local)
     with django_capture_on_commit_callbacks(execute=True):
         documents_services.corpus_destroy(corpus=corpus_process.corpus)
     django_rq.get_worker("default").work(burst=True)

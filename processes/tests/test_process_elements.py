@@ -1,15 +1,18 @@
 """ListProcessElements: exactly the elements a process's filters select, each once, by cursor pages."""
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from rest_framework.test import APIClient
 
 from documents import services as documents_services
-from documents.models import Corpus, ElementType, Image, ImageServer, Selection
-from ponos.models import Task, TaskState
+from documents.models import ElementType, Image, ImageServer, Selection
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
 from processes import services
 from processes.models import Process, ProcessMode
-from users.models import Right, Role
+from processes.tests.factories import ProcessFactory
+from users.models import Role
+from users.tests.factories import grant
 from workers.tests.factories import assert_list_queries
 
 TREE = {
@@ -30,41 +33,27 @@ def url(process):
     return f"/api/v1/process/{process.id}/elements/"
 
 
-@pytest.fixture(autouse=True)
-def _content_types(db):
-    ContentType.objects.get_for_model(Corpus)
-
-
-@pytest.fixture
-def corpus(user):
-    corpus = Corpus.objects.create(name="Private corpus")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    return corpus
-
-
 @pytest.fixture
 def tree(corpus):
     """The elements of TREE by name; `Page A2` also sits in `Volume B`, to be listed once all the same."""
     types = {
-        slug: ElementType.objects.create(corpus=corpus, slug=slug, display_name=slug.title(), folder=slug == "folder")
+        slug: ElementTypeFactory(corpus=corpus, slug=slug, display_name=slug.title(), folder=slug == "folder")
         for slug in ("folder", "page", "line")
     }
     elements = {}
     for name, (type_slug, parent) in TREE.items():
-        elements[name] = documents_services.element_create(
-            corpus=corpus, type=types[type_slug], name=name, parent=elements.get(parent)
-        )
+        elements[name] = ElementFactory(corpus=corpus, type=types[type_slug], name=name, parent=elements.get(parent))
     documents_services.element_add_parent(child=elements["Page A2"], parent=elements["Volume B"])
     # An element elsewhere, never listed.
-    other = Corpus.objects.create(name="Other")
-    other_type = ElementType.objects.create(corpus=other, slug="page", display_name="Page")
-    elements["Elsewhere"] = documents_services.element_create(corpus=other, type=other_type, name="Page A9")
+    other = CorpusFactory(name="Other")
+    other_type = ElementTypeFactory(corpus=other, slug="page", display_name="Page")
+    elements["Elsewhere"] = ElementFactory(corpus=other, type=other_type, name="Page A9")
     return elements
 
 
 @pytest.fixture
 def process(corpus, user):
-    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    return ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
 
 
 def listed(client, process, **params):
@@ -168,7 +157,7 @@ def test_item_shape(user_client, process, corpus, tree):
     image = Image.objects.create(server=server, path="a.jpg", width=100, height=200, status="checked")
     polygon = [[0, 0], [0, 200], [100, 200], [100, 0], [0, 0]]
     page_type = ElementType.objects.get(corpus=corpus, slug="page")
-    element = documents_services.element_create(
+    element = ElementFactory(
         corpus=corpus, type=page_type, name="Scanned", image=image, polygon=polygon, confidence=0.5, rotation_angle=90
     )
     configure(process, name_contains="scanned")
@@ -232,7 +221,7 @@ def test_hidden_and_unknown(other_client, other_user, process, user):
     assert other_client.get(url(process)).status_code == 404
     missing = Process(id="00000000-0000-4000-8000-000000000000")
     assert other_client.get(url(missing)).status_code == 404
-    Right.objects.create(content_object=process.corpus, user=other_user, level=Role.GUEST)
+    grant(process.corpus, Role.GUEST, user=other_user)
     assert other_client.get(url(process)).status_code == 200
 
 
@@ -246,7 +235,7 @@ def test_hidden_and_unknown(other_client, other_user, process, user):
     ],
 )
 def test_processes_without_elements(user_client, user, corpus, mode, message):
-    process = Process.objects.create(
+    process = ProcessFactory(
         corpus=None if mode in (ProcessMode.Repository, ProcessMode.Local) else corpus, creator=user, mode=mode
     )
     response = user_client.get(url(process))
@@ -255,8 +244,8 @@ def test_processes_without_elements(user_client, user, corpus, mode, message):
 
 
 def test_task_reads_its_own_process_only(user, corpus, process, tree):
-    task = Task.objects.create(process=process, slug="worker", state=TaskState.Running)
-    other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    task = TaskFactory(process=process, slug="worker", state=TaskState.Running)
+    other = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     response = client.get(url(process), {"page_size": 500, "with_count": "True"})

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
@@ -13,13 +12,16 @@ from rest_framework.test import APIClient
 from rq import SimpleWorker
 
 from arkindex.models import Job, JobState
-from documents import services as documents_services
-from documents.models import Corpus, Element, ElementType
+from documents.models import Corpus, Element
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.models import Farm, Task, TaskState
+from ponos.tests.factories import make_task
 from processes import services
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
 from processes.signals import process_deleting
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.models import Repository
 from workers.tests.factories import WorkerVersionFactory, assert_list_queries
 
@@ -34,49 +36,32 @@ def detail_url(process):
     return f"/api/v1/process/{process.id}/"
 
 
-def grant(corpus, user, level):
-    return Right.objects.create(content_object=corpus, user=user, level=level)
-
-
 def run_jobs():
     """Run what is queued in this process: the jobs see the test's transaction."""
     django_rq.get_worker("default", worker_class=SimpleWorker).work(burst=True)
 
 
-@pytest.fixture(autouse=True)
-def _content_types(db):
-    # The rights helper caches the corpus content type; load it now so that query counts are stable.
-    ContentType.objects.get_for_model(Corpus)
-
-
-@pytest.fixture
-def corpus(user):
-    corpus = Corpus.objects.create(name="Private corpus")
-    grant(corpus, user, Role.CONTRIBUTOR)
-    return corpus
-
-
 @pytest.fixture
 def other_corpus():
-    return Corpus.objects.create(name="Other corpus")
+    return CorpusFactory(name="Other corpus")
 
 
 @pytest.fixture
 def types(corpus):
     return {
-        "folder": ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True),
-        "page": ElementType.objects.create(corpus=corpus, slug="page", display_name="Page"),
+        "folder": ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True),
+        "page": ElementTypeFactory(corpus=corpus, slug="page", display_name="Page"),
     }
 
 
 @pytest.fixture
 def folder(corpus, types):
-    return documents_services.element_create(corpus=corpus, type=types["folder"], name="Volume 1")
+    return ElementFactory(corpus=corpus, type=types["folder"], name="Volume 1")
 
 
 @pytest.fixture
 def page(corpus, types, folder):
-    return documents_services.element_create(corpus=corpus, type=types["page"], name="Page 1", parent=folder)
+    return ElementFactory(corpus=corpus, type=types["page"], name="Page 1", parent=folder)
 
 
 @pytest.fixture
@@ -86,11 +71,7 @@ def farm():
 
 @pytest.fixture
 def process(corpus, user):
-    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="My process")
-
-
-def make_task(process, slug="task", state=TaskState.Unscheduled):
-    return Task.objects.create(process=process, slug=slug, state=state)
+    return ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="My process")
 
 
 def start(process, *states, finished=None, started=None):
@@ -251,8 +232,8 @@ def test_create_list_exclusive(user_client, corpus, folder, page):
 
 
 def test_create_foreign_elements(user_client, corpus, other_corpus, page):
-    other_type = ElementType.objects.create(corpus=other_corpus, slug="page", display_name="Page")
-    foreign = documents_services.element_create(corpus=other_corpus, type=other_type, name="Elsewhere")
+    other_type = ElementTypeFactory(corpus=other_corpus, slug="page", display_name="Page")
+    foreign = ElementFactory(corpus=other_corpus, type=other_type, name="Elsewhere")
     unknown = "00000000-0000-4000-8000-000000000000"
     body = {"element_ids": [str(page.id), str(foreign.id), unknown]}
     response = user_client.post(create_url(corpus), body, format="json")
@@ -274,8 +255,8 @@ def test_create_folder_checks(user_client, corpus, other_corpus, page):
     assert response.status_code == 400
     assert "is a Page, not a folder" in response.json()["element_id"][0]
 
-    other_type = ElementType.objects.create(corpus=other_corpus, slug="folder", display_name="Folder", folder=True)
-    foreign = documents_services.element_create(corpus=other_corpus, type=other_type, name="Elsewhere")
+    other_type = ElementTypeFactory(corpus=other_corpus, slug="folder", display_name="Folder", folder=True)
+    foreign = ElementFactory(corpus=other_corpus, type=other_type, name="Elsewhere")
     response = user_client.post(create_url(corpus), {"element_id": str(foreign.id)}, format="json")
     assert response.status_code == 400
     assert response.json()["element_id"] == [f"No element {foreign.id} in corpus Private corpus."]
@@ -327,7 +308,7 @@ def test_create_skip_elements_json_needs_activities(user_client, corpus):
 
 def test_create_rights(user_client, other_client, other_user, corpus, anonymous_client):
     assert other_client.post(create_url(corpus), {}, format="json").status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     response = other_client.post(create_url(corpus), {}, format="json")
     assert response.status_code == 403
     assert "contributor" in response.json()["detail"]
@@ -341,7 +322,7 @@ def test_create_rights(user_client, other_client, other_user, corpus, anonymous_
 
 
 def test_retrieve_as_guest(other_client, other_user, process, folder, types, django_assert_num_queries):
-    grant(process.corpus, other_user, Role.GUEST)
+    grant(process.corpus, Role.GUEST, user=other_user)
     process.element = folder
     process.element_type = types["page"]
     process.save()
@@ -436,7 +417,7 @@ def test_update_mode_refused(user_client, process):
 
 
 def test_update_filters_of_dataset(user_client, corpus, user):
-    dataset = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
+    dataset = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
     response = user_client.patch(detail_url(dataset), {"name_contains": "x"}, format="json")
     assert response.status_code == 400
     assert "dataset process" in response.json()["name_contains"][0]
@@ -460,7 +441,7 @@ def test_update_after_start(user_client, process):
 
 def test_update_rights(other_client, other_user, process):
     assert other_client.patch(detail_url(process), {"name": "x"}, format="json").status_code == 404
-    grant(process.corpus, other_user, Role.GUEST)
+    grant(process.corpus, Role.GUEST, user=other_user)
     response = other_client.patch(detail_url(process), {"name": "x"}, format="json")
     assert response.status_code == 403
     Right.objects.filter(user=other_user).update(level=Role.CONTRIBUTOR)
@@ -472,8 +453,8 @@ def test_update_rights(other_client, other_user, process):
 
 def test_destroy(user_client, user, process, page, django_capture_on_commit_callbacks):
     process.elements.set([page])
-    run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
-    applied = Process.objects.create(corpus=process.corpus, creator=user, mode=ProcessMode.Workers, template=process)
+    run = WorkerRunFactory(process=process, version=WorkerVersionFactory())
+    applied = ProcessFactory(corpus=process.corpus, creator=user, mode=ProcessMode.Workers, template=process)
     start(process, TaskState.Completed, TaskState.Failed, finished=timezone.now())
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -504,7 +485,7 @@ def test_destroy_calls_hooks_first(user_client, process, request, django_capture
         cursor.execute("SELECT COUNT(*) FROM processes_workerrun WHERE process_id = %s", [process_id])
         calls.append((process_id, cursor.fetchone()[0]))
 
-    WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    WorkerRunFactory(process=process, version=WorkerVersionFactory())
     process_deleting.connect(hook, sender=Process)
     request.addfinalizer(lambda: process_deleting.disconnect(hook, sender=Process))
     with django_capture_on_commit_callbacks(execute=True):
@@ -525,7 +506,7 @@ def test_destroy_running(user_client, process, state):
 
 
 def test_destroy_with_results(user_client, process, corpus, types):
-    run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    run = WorkerRunFactory(process=process, version=WorkerVersionFactory())
     Element.objects.create(corpus=corpus, type=types["page"], name="Made by a worker", worker_run=run)
     response = user_client.delete(detail_url(process))
     assert response.status_code == 409
@@ -539,7 +520,7 @@ def test_destroy_job_rolls_back(user_client, process, corpus, types, settings, d
     failed for good, the process comes back and its user reads why.
     """
     settings.JOB_MAX_ATTEMPTS = 1
-    run = WorkerRun.objects.create(process=process, version=WorkerVersionFactory())
+    run = WorkerRunFactory(process=process, version=WorkerVersionFactory())
     with django_capture_on_commit_callbacks(execute=True):
         assert user_client.delete(detail_url(process)).status_code == 204
     Element.objects.create(corpus=corpus, type=types["page"], name="Late result", worker_run=run)
@@ -570,10 +551,10 @@ def test_destroy_job_refuses_running(process):
 def test_destroy_rights(
     other_client, other_user, user_client, user, corpus, make_user, django_capture_on_commit_callbacks
 ):
-    theirs = Process.objects.create(corpus=corpus, creator=other_user, mode=ProcessMode.Workers)
-    mine = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    theirs = ProcessFactory(corpus=corpus, creator=other_user, mode=ProcessMode.Workers)
+    mine = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     assert other_client.delete(detail_url(mine)).status_code == 404
-    grant(corpus, other_user, Role.GUEST)
+    grant(corpus, Role.GUEST, user=other_user)
     # The creator needs to be a contributor; a contributor cannot delete another's process.
     assert other_client.delete(detail_url(theirs)).status_code == 403
     response = user_client.delete(detail_url(theirs))
@@ -599,14 +580,14 @@ def list_ids(client, query=""):
 
 
 def test_list_visibility(user_client, user, other_user, corpus, other_corpus, superuser_client):
-    visible = Process.objects.create(corpus=corpus, creator=other_user, mode=ProcessMode.Workers)
-    Process.objects.create(corpus=other_corpus, creator=other_user, mode=ProcessMode.Workers)
-    public = Corpus.objects.create(name="Public", public=True)
-    on_public = Process.objects.create(corpus=public, creator=other_user, mode=ProcessMode.Template)
+    visible = ProcessFactory(corpus=corpus, creator=other_user, mode=ProcessMode.Workers)
+    ProcessFactory(corpus=other_corpus, creator=other_user, mode=ProcessMode.Workers)
+    public = CorpusFactory(name="Public", public=True)
+    on_public = ProcessFactory(corpus=public, creator=other_user, mode=ProcessMode.Template)
     own_local = services.local_process(user)
     other_local = services.local_process(other_user)
-    own_repository = Process.objects.create(creator=user, mode=ProcessMode.Repository)
-    other_repository = Process.objects.create(creator=other_user, mode=ProcessMode.Repository)
+    own_repository = ProcessFactory(creator=user, mode=ProcessMode.Repository)
+    other_repository = ProcessFactory(creator=other_user, mode=ProcessMode.Repository)
 
     assert set(list_ids(user_client)) == {str(p.id) for p in (visible, on_public, own_local, own_repository)}
     admin_ids = set(list_ids(superuser_client))
@@ -615,9 +596,9 @@ def test_list_visibility(user_client, user, other_user, corpus, other_corpus, su
 
 
 def test_list_rows(user_client, user, corpus):
-    old = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Old")
+    old = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Old")
     Process.objects.filter(id=old.id).update(created=timezone.now() - timedelta(days=1))
-    new = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="New")
+    new = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset, name="New")
     response = user_client.get(LIST_URL)
     data = response.json()
     assert data["count"] == 2 and data["number"] == 1
@@ -641,20 +622,20 @@ def test_list_rows(user_client, user, corpus):
 def test_list_duration(user_client, user, corpus):
     now = timezone.now()
     start(
-        Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="finished"),
+        ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="finished"),
         TaskState.Completed,
         started=now - timedelta(minutes=5),
         finished=now - timedelta(minutes=2),
     )
     start(
-        Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="running"),
+        ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="running"),
         TaskState.Completed,
         TaskState.Running,
         started=now - timedelta(minutes=10),
     )
     # Ended, but `finished` was never set: no duration to make up.
     start(
-        Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="ended"),
+        ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="ended"),
         TaskState.Failed,
         started=now - timedelta(minutes=10),
     )
@@ -667,18 +648,18 @@ def test_list_duration(user_client, user, corpus):
 
 
 def test_list_filters(user_client, user, other_user, corpus, other_corpus):
-    grant(other_corpus, user, Role.GUEST)
-    configured = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Configured")
+    grant(other_corpus, Role.GUEST, user=user)
+    configured = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Configured")
     running = start(
-        Process.objects.create(corpus=corpus, creator=other_user, mode=ProcessMode.Workers, name="Running OCR"),
+        ProcessFactory(corpus=corpus, creator=other_user, mode=ProcessMode.Workers, name="Running OCR"),
         TaskState.Running,
     )
     failed = start(
-        Process.objects.create(corpus=other_corpus, creator=other_user, mode=ProcessMode.Dataset, name="Training"),
+        ProcessFactory(corpus=other_corpus, creator=other_user, mode=ProcessMode.Dataset, name="Training"),
         TaskState.Failed,
         finished=timezone.now(),
     )
-    template = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Template, name="ocr template")
+    template = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Template, name="ocr template")
 
     def ids(query):
         return set(list_ids(user_client, query))
@@ -700,9 +681,9 @@ def test_list_filters(user_client, user, other_user, corpus, other_corpus):
 
 def test_list_filter_on_repository(user_client, user, corpus):
     repository = Repository.objects.create(url="https://git.example.com/team/workers", creator=user)
-    imported = Process.objects.create(creator=user, mode=ProcessMode.Repository, repository=repository, revision="v2")
-    Process.objects.create(creator=user, mode=ProcessMode.Repository)
-    Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    imported = ProcessFactory(creator=user, mode=ProcessMode.Repository, repository=repository, revision="v2")
+    ProcessFactory(creator=user, mode=ProcessMode.Repository)
+    ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     response = user_client.get(f"{LIST_URL}?repository_id={repository.id}")
     assert response.status_code == 200, response.json()
     (row,) = response.json()["results"]
@@ -724,7 +705,7 @@ def test_list_anonymous(anonymous_client):
 
 def test_list_queries(user_client, user, other_user, corpus, django_assert_num_queries):
     for index in range(6):
-        process = Process.objects.create(
+        process = ProcessFactory(
             corpus=corpus, creator=other_user if index % 2 else user, mode=ProcessMode.Workers, name=f"P{index}"
         )
         if index % 3 == 0:
@@ -765,7 +746,7 @@ def test_admin_changelist_and_change_page(admin_site, process, page, farm):
 
 
 def test_admin_delete_in_background(admin_site, process, user, corpus, django_capture_on_commit_callbacks):
-    running = start(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers), TaskState.Running)
+    running = start(ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers), TaskState.Running)
     changelist = reverse("admin:processes_process_changelist")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_site.post(
@@ -787,7 +768,7 @@ def test_admin_delete_in_background(admin_site, process, user, corpus, django_ca
 
 def test_task_token_reads_its_process_only(user, corpus, process):
     task = make_task(process, "worker", TaskState.Running)
-    other = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    other = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     # A task reads its own process (the initialisation task reads its chunks); listing is for people.

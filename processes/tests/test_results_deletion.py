@@ -14,10 +14,8 @@ from django.utils import timezone
 from documents import services as documents_services
 from documents.models import (
     Classification,
-    Corpus,
     Element,
     ElementPath,
-    ElementType,
     Embedding,
     Entity,
     EntityType,
@@ -27,10 +25,14 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.models import Task, TaskState
-from processes.models import Process, ProcessMode, WorkerRun
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
 from processes.services import results
-from users.models import Right, Role
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion
 from workers.tests.factories import WorkerConfigurationFactory, WorkerVersionFactory
 
@@ -49,25 +51,25 @@ def sign_everything(page, run, entity_type, cat, label):
 
 @pytest.fixture
 def world(user):
-    corpus = Corpus.objects.create(name="Corpus")
-    Right.objects.create(content_object=corpus, user=user, level=Role.ADMIN)
-    page_type = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
-    line_type = ElementType.objects.create(corpus=corpus, slug="line", display_name="Line")
-    pages = [documents_services.element_create(corpus=corpus, type=page_type, name=f"Page {i}") for i in range(2)]
+    corpus = CorpusFactory(name="Corpus")
+    grant(corpus, Role.ADMIN, user=user)
+    page_type = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
+    line_type = ElementTypeFactory(corpus=corpus, slug="line", display_name="Line")
+    pages = [ElementFactory(corpus=corpus, type=page_type, name=f"Page {i}") for i in range(2)]
 
     version = WorkerVersionFactory(model_usage="supported")
     model = Model.objects.create(name="Model")
     alpha = ModelVersion.objects.create(model=model, tag="alpha", state="available")
     beta = ModelVersion.objects.create(model=model, tag="beta", state="available")
     fast = WorkerConfigurationFactory(worker=version.worker, name="Fast", configuration={"speed": "fast"})
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Process")
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Process")
     runs = {
-        "alpha": WorkerRun.objects.create(process=process, version=version, model_version=alpha),
-        "beta": WorkerRun.objects.create(process=process, version=version, model_version=beta),
-        "fast": WorkerRun.objects.create(process=process, version=version, configuration=fast),
+        "alpha": WorkerRunFactory(process=process, version=version, model_version=alpha),
+        "beta": WorkerRunFactory(process=process, version=version, model_version=beta),
+        "fast": WorkerRunFactory(process=process, version=version, configuration=fast),
     }
-    local = Process.objects.create(creator=user, mode=ProcessMode.Local)
-    runs["user"] = WorkerRun.objects.create(process=local, version=version)
+    local = ProcessFactory(creator=user, mode=ProcessMode.Local)
+    runs["user"] = WorkerRunFactory(process=local, version=version)
 
     entity_type = EntityType.objects.create(corpus=corpus, name="person")
     cat = MLClass.objects.create(corpus=corpus, name="cat")
@@ -77,22 +79,22 @@ def world(user):
 
     # A line by Alpha on the first page, holding a word only it leads to and a word also under the
     # second page; and a line by the user run.
-    line = documents_services.element_create(corpus=corpus, type=line_type, name="Line", parent=pages[0])
+    line = ElementFactory(corpus=corpus, type=line_type, name="Line", parent=pages[0])
     line.worker_run = runs["alpha"]
     line.save()
     Transcription.objects.create(element=line, text="by beta on alpha's line", worker_run=runs["beta"])
-    only = documents_services.element_create(corpus=corpus, type=line_type, name="Only here", parent=line)
-    shared = documents_services.element_create(corpus=corpus, type=line_type, name="Shared", parent=line)
+    only = ElementFactory(corpus=corpus, type=line_type, name="Only here", parent=line)
+    shared = ElementFactory(corpus=corpus, type=line_type, name="Shared", parent=line)
     documents_services.element_add_parent(child=shared, parent=pages[1])
-    user_line = documents_services.element_create(
+    user_line = ElementFactory(
         corpus=corpus, type=line_type, name="User line", parent=pages[1], worker_run=runs["user"]
     )
 
     # The user run also signed on another corpus, which no deletion here touches.
-    elsewhere = Corpus.objects.create(name="Elsewhere")
-    other_page = documents_services.element_create(
+    elsewhere = CorpusFactory(name="Elsewhere")
+    other_page = ElementFactory(
         corpus=elsewhere,
-        type=ElementType.objects.create(corpus=elsewhere, slug="page", display_name="Page"),
+        type=ElementTypeFactory(corpus=elsewhere, slug="page", display_name="Page"),
         name="Other page",
     )
     sign_everything(
@@ -326,8 +328,8 @@ def test_api_worker_run_alone(world, user_client):
 
 
 def test_api_worker_run_of_another_corpus(world, user, user_client):
-    elsewhere = Process.objects.create(corpus=world["other_page"].corpus, creator=user, mode=ProcessMode.Workers)
-    run = WorkerRun.objects.create(process=elsewhere, version=world["version"])
+    elsewhere = ProcessFactory(corpus=world["other_page"].corpus, creator=user, mode=ProcessMode.Workers)
+    run = WorkerRunFactory(process=elsewhere, version=world["version"])
     response = user_client.delete(URL.format(world["corpus"].id) + f"?worker_run_id={run.id}")
     assert response.status_code == 400
     assert response.json() == {
@@ -340,13 +342,11 @@ def test_api_filters_of_another_corpus(world, user, user_client, field):
     """A version, model version or configuration run on other projects only: a 400, not a silent 204."""
     from workers.models import Model, ModelVersion, WorkerConfiguration
 
-    elsewhere = Process.objects.create(corpus=world["other_page"].corpus, creator=user, mode=ProcessMode.Workers)
+    elsewhere = ProcessFactory(corpus=world["other_page"].corpus, creator=user, mode=ProcessMode.Workers)
     version = WorkerVersionFactory()
     model_version = ModelVersion.objects.create(model=Model.objects.create(name="Elsewhere"), tag="v1")
     configuration = WorkerConfiguration.objects.create(worker=version.worker, name="E", configuration={"e": 1})
-    WorkerRun.objects.create(
-        process=elsewhere, version=version, model_version=model_version, configuration=configuration
-    )
+    WorkerRunFactory(process=elsewhere, version=version, model_version=model_version, configuration=configuration)
     value = {"worker_version_id": version, "model_version_id": model_version, "configuration_id": configuration}[field]
     response = user_client.delete(URL.format(world["corpus"].id) + f"?{field}={value.id}")
     assert response.status_code == 400
@@ -366,7 +366,7 @@ def test_api_hidden_corpus(world, other_client):
 
 
 def test_api_needs_admin(world, other_user, other_client):
-    Right.objects.create(content_object=world["corpus"], user=other_user, level=Role.CONTRIBUTOR)
+    grant(world["corpus"], Role.CONTRIBUTOR, user=other_user)
     response = other_client.delete(URL.format(world["corpus"].id))
     assert response.status_code == 403
     assert "admin" in response.json()["detail"]
@@ -380,7 +380,7 @@ def test_api_process_running(world, user_client):
     process = world["process"]
     process.started = timezone.now()
     process.save()
-    Task.objects.create(process=process, slug="alpha", state=TaskState.Running)
+    TaskFactory(process=process, slug="alpha", state=TaskState.Running)
     response = user_client.delete(URL.format(world["corpus"].id) + f"?model_version_id={world['beta'].id}")
     assert response.status_code == 409
     assert str(process.id) in response.json()["errors"][0]["detail"]

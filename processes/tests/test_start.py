@@ -10,15 +10,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from documents import services as documents_services
+from documents.tests.factories import ElementFactory
 from processes.models import Process, ProcessMode
 from processes.services import starting
 from processes.services.starting import start_errors
+from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
-    _content_types,
-    corpus,
     elements,
-    make_run,
     make_version,
     page_type,
     process,
@@ -152,13 +150,13 @@ def test_empty_element_set(process, runs):
 
 
 def test_empty_corpus(corpus, user):
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     make_run(process)
     assert list(start_errors(process)) == ["elements"]
 
 
 def test_dataset_process_needs_no_elements(corpus, user):
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
     make_run(process)
     # Its inputs are sets of datasets, which the datasets app checks.
     assert list(start_errors(process)) == ["sets"]
@@ -174,11 +172,11 @@ def test_dataset_checks_extension_point(corpus, user, monkeypatch):
         seen.append(process.id)
         return {"sets": ["A dataset process needs at least one set."]}
 
-    process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
+    process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Dataset)
     make_run(process)
     assert start_errors(process) == {"sets": ["A dataset process needs at least one set."]}
     assert seen == [process.id]
-    workers_process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    workers_process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     make_run(workers_process)
     assert "sets" not in start_errors(workers_process)
 
@@ -250,7 +248,7 @@ def test_constant_queries(process, runs, corpus, page_type, elements, user):
     """The same queries for four elements and three worker runs as for many more of both."""
     small = count_queries(process)
     for index in range(30):
-        documents_services.element_create(corpus=corpus, type=page_type, name=f"More {index}")
+        ElementFactory(corpus=corpus, type=page_type, name=f"More {index}")
     for _ in range(5):
         make_run(process, make_version(f"more-{_}"), parents=[runs[0]])
     assert count_queries(process) == small

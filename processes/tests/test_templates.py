@@ -3,41 +3,28 @@ Templates: saving a process's configuration table, applying it onto another proc
 """
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from conftest import token_client
-from documents.models import Corpus
-from processes.models import Process, ProcessMode, WorkerRun
-from users.models import Right, Role
-from workers.models import FeatureUsage, Model, ModelVersion, Worker, WorkerVersionState
+from documents.tests.factories import CorpusFactory
+from processes.models import Process, ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from tests.tokens import token_client
+from users.models import Role
+from users.tests.factories import grant
+from workers.models import FeatureUsage, Model, ModelVersion, WorkerVersionState
 from workers.tests.factories import (
     WorkerConfigurationFactory,
     WorkerFactory,
     WorkerVersionFactory,
     assert_list_queries,
-    grant,
 )
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 TEMPLATES_URL = "/api/v1/process/templates/"
 
 
-@pytest.fixture(autouse=True)
-def _content_types(db):
-    for model in (Corpus, Worker, Model):
-        ContentType.objects.get_for_model(model)
-
-
-@pytest.fixture
-def corpus(user):
-    corpus = Corpus.objects.create(name="Corpus")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    return corpus
-
-
 def make_process(corpus, user, mode=ProcessMode.Workers, **kwargs):
-    return Process.objects.create(corpus=corpus, creator=user, mode=mode, **kwargs)
+    return ProcessFactory(corpus=corpus, creator=user, mode=mode, **kwargs)
 
 
 @pytest.fixture
@@ -62,11 +49,11 @@ def table(process, user):
     )
     model_version = ModelVersion.objects.create(model=model, tag="m1", state="available")
     configuration = WorkerConfigurationFactory(worker=worker, name="Fast")
-    first = WorkerRun.objects.create(process=process, version=version, model_version=model_version, use_gpu=True)
-    second = WorkerRun.objects.create(
+    first = WorkerRunFactory(process=process, version=version, model_version=model_version, use_gpu=True)
+    second = WorkerRunFactory(
         process=process, version=version, configuration=configuration, parents=[first.id], use_gpu=True
     )
-    third = WorkerRun.objects.create(process=process, version=version, parents=[first.id, second.id], use_gpu=True)
+    third = WorkerRunFactory(process=process, version=version, parents=[first.id, second.id], use_gpu=True)
     return [first, second, third]
 
 
@@ -87,7 +74,7 @@ def apply_template(client, template, process_id):
 
 def guest_client(corpus, make_user):
     guest = make_user()
-    Right.objects.create(content_object=corpus, user=guest, level=Role.GUEST)
+    grant(corpus, Role.GUEST, user=guest)
     return token_client(guest)
 
 
@@ -140,7 +127,7 @@ def test_create_template_other_modes(user_client, process, mode):
 
 
 def test_create_template_from_local_process(user_client, user):
-    local = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    local = ProcessFactory(creator=user, mode=ProcessMode.Local)
     assert create_template(user_client, local).status_code == 400
 
 
@@ -164,7 +151,7 @@ def test_template_from_started_process(user_client, process, table):
 
 def test_round_trip(user_client, process, target, table):
     template = Process.objects.get(id=create_template(user_client, process).json()["id"])
-    WorkerRun.objects.create(process=target, version=WorkerVersionFactory())
+    WorkerRunFactory(process=target, version=WorkerVersionFactory())
 
     response = apply_template(user_client, template, target.id)
     assert response.status_code == 200, response.json()
@@ -217,7 +204,7 @@ def test_apply_to_other_modes(user_client, process, target, table, mode):
 
 def test_apply_to_started_process(user_client, process, target, table):
     template = Process.objects.get(id=create_template(user_client, process).json()["id"])
-    existing = WorkerRun.objects.create(process=target, version=WorkerVersionFactory())
+    existing = WorkerRunFactory(process=target, version=WorkerVersionFactory())
     target.started = timezone.now()
     target.save()
     response = apply_template(user_client, template, target.id)
@@ -235,7 +222,7 @@ def test_apply_access(user_client, user, other_user, other_client, make_user, co
     assert apply_template(user_client, Process(id=MISSING), make_process(corpus, user).id).status_code == 404
 
     # A target they cannot see, or do not exist: a 400 on the field.
-    hidden_corpus = Corpus.objects.create(name="Hidden")
+    hidden_corpus = CorpusFactory(name="Hidden")
     hidden = make_process(hidden_corpus, other_user)
     response = apply_template(user_client, template, hidden.id)
     assert response.status_code == 400
@@ -243,13 +230,13 @@ def test_apply_access(user_client, user, other_user, other_client, make_user, co
     assert apply_template(user_client, template, MISSING).status_code == 400
 
     # Guest on the target: forbidden.
-    Right.objects.create(content_object=hidden_corpus, user=user, level=Role.GUEST)
+    grant(hidden_corpus, Role.GUEST, user=user)
     assert apply_template(user_client, template, hidden.id).status_code == 403
     assert not hidden.worker_runs.exists()
 
     # Guest on the template is enough.
-    Right.objects.create(content_object=hidden_corpus, user=other_user, level=Role.CONTRIBUTOR)
-    Right.objects.create(content_object=corpus, user=other_user, level=Role.GUEST)
+    grant(hidden_corpus, Role.CONTRIBUTOR, user=other_user)
+    grant(corpus, Role.GUEST, user=other_user)
     grant(table[0].version.worker, Role.GUEST, user=other_user)
     grant(table[0].model_version.model, Role.GUEST, user=other_user)
     assert apply_template(other_client, template, hidden.id).status_code == 200
@@ -266,7 +253,7 @@ def test_apply_unusable_template(user_client, process, target, table):
     version = first.version
     version.state = WorkerVersionState.Error
     version.save()
-    existing = WorkerRun.objects.create(process=target, version=WorkerVersionFactory())
+    existing = WorkerRunFactory(process=target, version=WorkerVersionFactory())
 
     response = apply_template(user_client, template, target.id)
     assert response.status_code == 400
@@ -279,7 +266,7 @@ def test_apply_unusable_template(user_client, process, target, table):
 
 def test_apply_without_access_to_the_worker(user_client, other_user, other_client, corpus, process, table):
     template = Process.objects.get(id=create_template(user_client, process).json()["id"])
-    Right.objects.create(content_object=corpus, user=other_user, level=Role.CONTRIBUTOR)
+    grant(corpus, Role.CONTRIBUTOR, user=other_user)
     target = make_process(corpus, other_user)
     response = apply_template(other_client, template, target.id)
     assert response.status_code == 400
@@ -294,8 +281,8 @@ def test_apply_without_access_to_the_worker(user_client, other_user, other_clien
 def test_list_templates(user_client, user, other_user, corpus, process):
     mine = make_process(corpus, user, mode=ProcessMode.Template, name="Layout and text")
     other = make_process(corpus, other_user, mode=ProcessMode.Template, name="Other")
-    hidden = make_process(Corpus.objects.create(name="Hidden"), other_user, mode=ProcessMode.Template)
-    second_corpus = Corpus.objects.create(name="Second", public=True)
+    hidden = make_process(CorpusFactory(name="Hidden"), other_user, mode=ProcessMode.Template)
+    second_corpus = CorpusFactory(name="Second", public=True)
     public = make_process(second_corpus, other_user, mode=ProcessMode.Template, name="Public layout")
 
     response = user_client.get(TEMPLATES_URL)

@@ -7,24 +7,26 @@ task nor elements list. The worker reads its folders and model on RetrieveWorker
 import pytest
 
 from documents import services as documents_services
-from documents.models import Corpus, ElementType
+from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos import services as ponos_services
-from processes.models import Process, ProcessMode, WorkerRun
-from users.models import Right, Role
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
+from users.models import Role
+from users.tests.factories import grant
 from workers.models import Model
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def corpus(user):
-    corpus = Corpus.objects.create(name="Training data")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    folder = ElementType.objects.create(corpus=corpus, slug="folder", display_name="Folder", folder=True)
-    ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    corpus = CorpusFactory(name="Training data")
+    grant(corpus, Role.CONTRIBUTOR, user=user)
+    folder = ElementTypeFactory(corpus=corpus, slug="folder", display_name="Folder", folder=True)
+    ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     for name in ("Train", "Validation", "Test"):
-        documents_services.element_create(corpus=corpus, type=folder, name=name)
+        ElementFactory(corpus=corpus, type=folder, name=name)
     return corpus
 
 
@@ -74,7 +76,7 @@ def test_create(user_client, corpus, model, folders):
 
 
 def test_create_bad_references(user_client, corpus, model, folders, other_user):
-    page = documents_services.element_create(corpus=corpus, type=corpus.types.get(slug="page"), name="Page")
+    page = ElementFactory(corpus=corpus, type=corpus.types.get(slug="page"), name="Page")
     foreign = Model.objects.create(name="Not mine")
     response = create(
         user_client,
@@ -99,7 +101,7 @@ def test_training_fields_only_on_training_processes(user_client, corpus, model, 
 
 
 def test_one_worker_run(user_client, user, corpus, model, folders, version):
-    process = Process.objects.create(mode=ProcessMode.Training, corpus=corpus, creator=user, model=model)
+    process = ProcessFactory(mode=ProcessMode.Training, corpus=corpus, creator=user, model=model)
     url = f"/api/v1/process/{process.id}/workers/"
     assert user_client.post(url, {"worker_version_id": str(version.id)}, format="json").status_code == 201
     other = WorkerVersionFactory(worker=version.worker, state="available", configuration={"docker": {"command": "x"}})
@@ -111,17 +113,17 @@ def test_one_worker_run(user_client, user, corpus, model, folders, version):
 def test_start_checks(user, corpus, model, folders, version):
     from processes.services.starting import start_errors
 
-    process = Process.objects.create(mode=ProcessMode.Training, corpus=corpus, creator=user)
-    WorkerRun.objects.create(process=process, version=version)
+    process = ProcessFactory(mode=ProcessMode.Training, corpus=corpus, creator=user)
+    WorkerRunFactory(process=process, version=version)
     errors = start_errors(process)
     assert set(errors) == {"model_id", "train_folder_id"}
 
 
 def test_start_builds_one_task(user, corpus, model, folders, version):
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Training, corpus=corpus, creator=user, model=model, train_folder=folders["train"]
     )
-    run = WorkerRun.objects.create(process=process, version=version)
+    run = WorkerRunFactory(process=process, version=version)
     _, tasks = ponos_services.process_start(process=process)
     (task,) = tasks
     assert (task.worker_run_id, task.depth, task.command) == (run.id, 0, "train")
@@ -130,7 +132,7 @@ def test_start_builds_one_task(user, corpus, model, folders, version):
 
 
 def test_worker_reads_its_training(user, user_client, corpus, model, folders, version):
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Training,
         corpus=corpus,
         creator=user,
@@ -138,7 +140,7 @@ def test_worker_reads_its_training(user, user_client, corpus, model, folders, ve
         train_folder=folders["train"],
         validation_folder=folders["validation"],
     )
-    run = WorkerRun.objects.create(process=process, version=version)
+    run = WorkerRunFactory(process=process, version=version)
     data = user_client.get(f"/api/v1/process/workers/{run.id}/").json()["process"]
     assert data["mode"] == "training"
     assert data["model_id"] == str(model.id)
@@ -150,13 +152,13 @@ def test_worker_reads_its_training(user, user_client, corpus, model, folders, ve
 
 
 def test_no_template_of_a_training(user_client, user, corpus, model):
-    process = Process.objects.create(mode=ProcessMode.Training, corpus=corpus, creator=user, model=model)
+    process = ProcessFactory(mode=ProcessMode.Training, corpus=corpus, creator=user, model=model)
     response = user_client.post(f"/api/v1/process/{process.id}/template/", {"name": "T"}, format="json")
     assert response.status_code == 400
 
 
 def test_deleted_folder_is_forgotten(user, corpus, model, folders):
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Training, corpus=corpus, creator=user, model=model, train_folder=folders["train"]
     )
     documents_services.element_delete(element_id=folders["train"].id)

@@ -1,17 +1,16 @@
 """User worker runs: personal, one per worker version, and what a worker reads about its run."""
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 
 from processes.models import Process, ProcessMode, WorkerRun
 from users.models import Right, Role
+from users.tests.factories import grant
 from workers.models import FeatureUsage, Model, ModelVersion, WorkerVersionState
 from workers.tests.factories import (
     WorkerConfigurationFactory,
     WorkerFactory,
     WorkerVersionFactory,
     assert_list_queries,
-    grant,
 )
 
 URL = "/api/v1/process/workers/"
@@ -24,12 +23,6 @@ VERSION_CONFIGURATION = {
         "api_key": {"title": "API key", "type": "secret"},
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def _content_types(db):
-    for model in (Model, WorkerFactory._meta.model):
-        ContentType.objects.get_for_model(model)
 
 
 @pytest.fixture

@@ -7,45 +7,33 @@ import threading
 import uuid
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import token_client
-from documents.models import Corpus, Element, ElementType
-from ponos.models import Task, TaskState
+from documents.models import Element
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
 from processes.models import Process, ProcessMode, WorkerRun
+from processes.tests.factories import ProcessFactory, make_run
+from tests.tokens import token_client
 from users.models import Right, Role
-from workers.models import FeatureUsage, Model, ModelVersion, Worker, WorkerVersionState
+from users.tests.factories import grant
+from workers.models import FeatureUsage, Model, ModelVersion, WorkerVersionState
 from workers.tests.factories import (
     WorkerConfigurationFactory,
     WorkerFactory,
     WorkerVersionFactory,
     assert_list_queries,
-    grant,
 )
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 
-@pytest.fixture(autouse=True)
-def _content_types(db):
-    # The rights helper caches content types; load them now so that query counts are stable.
-    for model in (Corpus, Worker, Model):
-        ContentType.objects.get_for_model(model)
-
-
-@pytest.fixture
-def corpus(user):
-    corpus = Corpus.objects.create(name="Corpus")
-    Right.objects.create(content_object=corpus, user=user, level=Role.CONTRIBUTOR)
-    return corpus
-
-
 @pytest.fixture
 def process(corpus, user):
-    return Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Process")
+    return ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, name="Process")
 
 
 @pytest.fixture
@@ -90,13 +78,9 @@ def create(client, process, **body):
     return client.post(runs_url(process.id), body, format="json")
 
 
-def make_run(process, version=None, **kwargs):
-    return WorkerRun.objects.create(process=process, version=version or WorkerVersionFactory(), **kwargs)
-
-
 def guest_client(corpus, make_user):
     guest = make_user()
-    Right.objects.create(content_object=corpus, user=guest, level=Role.GUEST)
+    grant(corpus, Role.GUEST, user=guest)
     return token_client(guest)
 
 
@@ -155,7 +139,7 @@ def test_create_refused_in_other_modes(user_client, process, version, mode):
 
 
 def test_create_refused_in_local_process(user_client, user, version):
-    local = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    local = ProcessFactory(creator=user, mode=ProcessMode.Local)
     response = create(user_client, local, worker_version_id=version.id)
     assert response.status_code == 400
     assert "process" in response.json()
@@ -277,7 +261,7 @@ def test_create_every_error_at_once(user_client, process, worker, configuration)
 
 def test_create_parents_rules(user_client, process, corpus, user, version):
     parent = make_run(process)
-    elsewhere = make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers))
+    elsewhere = make_run(ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers))
 
     response = create(user_client, process, worker_version_id=version.id, parents=[str(parent.id), str(parent.id)])
     assert response.status_code == 400
@@ -341,7 +325,7 @@ def test_concurrent_identical_creations(process, version, user):
 def test_list(user_client, process, version, model_version, configuration):
     first = make_run(process, version)
     second = make_run(process, version, model_version=model_version, configuration=configuration, parents=[first.id])
-    make_run(Process.objects.create(corpus=process.corpus, creator=process.creator, mode=ProcessMode.Workers))
+    make_run(ProcessFactory(corpus=process.corpus, creator=process.creator, mode=ProcessMode.Workers))
 
     response = user_client.get(runs_url(process.id))
     assert response.status_code == 200
@@ -389,13 +373,13 @@ def corpus_runs_url(corpus_id):
 def test_list_corpus_worker_runs(user_client, user, process, corpus, version, model_version, configuration):
     first = make_run(process, version)
     second = make_run(process, version, model_version=model_version, configuration=configuration, parents=[first.id])
-    later = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, started=timezone.now())
+    later = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, started=timezone.now())
     third = make_run(later)
     # Neither a template, nor a process being deleted, nor another corpus's, nor a personal run.
-    make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Template))
-    make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers, deleting=timezone.now()))
-    make_run(Process.objects.create(corpus=Corpus.objects.create(name="Other"), creator=user, mode=ProcessMode.Workers))
-    make_run(Process.objects.create(creator=user, mode=ProcessMode.Local))
+    make_run(ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Template))
+    make_run(ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers, deleting=timezone.now()))
+    make_run(ProcessFactory(corpus=CorpusFactory(name="Other"), creator=user, mode=ProcessMode.Workers))
+    make_run(ProcessFactory(creator=user, mode=ProcessMode.Local))
 
     response = user_client.get(corpus_runs_url(corpus.id))
 
@@ -424,7 +408,7 @@ def test_list_corpus_worker_runs_hidden(other_client, anonymous_client, user_cli
     assert other_client.get(corpus_runs_url(corpus.id)).status_code == 404
     assert anonymous_client.get(corpus_runs_url(corpus.id)).status_code == 401
     assert user_client.get(corpus_runs_url(MISSING)).status_code == 404
-    task = Task.objects.create(process=process, slug="t", state=TaskState.Running)
+    task = TaskFactory(process=process, slug="t", state=TaskState.Running)
     response = APIClient().get(corpus_runs_url(corpus.id), HTTP_AUTHORIZATION=f"Ponos {task.token}")
     assert response.status_code == 403
     assert response.json()["detail"].startswith("Task tokens cannot call ListCorpusWorkerRuns")
@@ -526,7 +510,7 @@ def test_partial_update_parents(user_client, process, corpus, user):
     response = patch_parents(third, [first, first])
     assert response.status_code == 400
     assert "at most once" in response.json()["parents"][0]
-    elsewhere = make_run(Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers))
+    elsewhere = make_run(ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers))
     assert patch_parents(third, [elsewhere]).status_code == 400
 
     response = patch_parents(third, [first, second])
@@ -554,7 +538,7 @@ def test_update_access(other_client, make_user, corpus, process):
 
 
 def test_update_user_worker_run(user_client, user, version, configuration):
-    local = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    local = ProcessFactory(creator=user, mode=ProcessMode.Local)
     run = make_run(local, version)
     response = user_client.patch(run_url(run.id), {"configuration_id": str(configuration.id)}, format="json")
     assert response.status_code == 400
@@ -593,10 +577,10 @@ def test_destroy_access(other_client, make_user, corpus, process):
 
 
 def test_destroy_user_worker_run(user_client, other_client, user, version, corpus):
-    local = Process.objects.create(creator=user, mode=ProcessMode.Local)
+    local = ProcessFactory(creator=user, mode=ProcessMode.Local)
     used = make_run(local, version)
     unused = make_run(local)
-    page = ElementType.objects.create(corpus=corpus, slug="page", display_name="Page")
+    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
     Element.objects.create(corpus=corpus, type=page, name="Page", worker_run=used)
 
     assert other_client.delete(run_url(unused.id)).status_code == 404
@@ -612,9 +596,9 @@ def test_destroy_user_worker_run(user_client, other_client, user, version, corpu
 
 def test_task_token(process, corpus, user, version):
     own = make_run(process, version)
-    other_process = Process.objects.create(corpus=corpus, creator=user, mode=ProcessMode.Workers)
+    other_process = ProcessFactory(corpus=corpus, creator=user, mode=ProcessMode.Workers)
     other = make_run(other_process)
-    task = Task.objects.create(process=process, slug="task", state=TaskState.Running)
+    task = TaskFactory(process=process, slug="task", state=TaskState.Running)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
 

@@ -84,7 +84,7 @@ def test_invalid_token(anonymous_client):
 
 
 def test_inactive_user_token_refused(make_user):
-    from conftest import token_client
+    from tests.tokens import token_client
 
     client = token_client(make_user("inactive@example.com", is_active=False))
     response = client.get(reverse("user-retrieve"))

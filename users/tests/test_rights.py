@@ -7,16 +7,11 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 
-from users.models import Group, Membership, Right, Role
+from users.models import Group, Membership, Role
 from users.rights import filter_rights, get_max_level, has_access
+from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
-
-
-def grant(obj, level, *, user=None, group=None):
-    return Right.objects.create(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk, user=user, group=group, level=level
-    )
 
 
 @pytest.fixture

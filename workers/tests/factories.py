@@ -1,10 +1,9 @@
-"""Factories of worker objects, and `grant` to give a user or a group a right on one."""
+"""Factories of worker objects; `grant` (from the users factories) gives a right on one."""
 
 import factory
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max
 
-from users.models import Right
+from users.tests.factories import grant
 from workers.models import (
     Model,
     ModelVersion,
@@ -14,12 +13,6 @@ from workers.models import (
     WorkerVersion,
     WorkerVersionState,
 )
-
-
-def grant(obj, level, *, user=None, group=None):
-    return Right.objects.create(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk, user=user, group=group, level=level
-    )
 
 
 class WorkerTypeFactory(factory.django.DjangoModelFactory):

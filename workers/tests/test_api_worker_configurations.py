@@ -2,14 +2,17 @@
 
 import pytest
 
+from documents.tests.factories import CorpusFactory, ElementTypeFactory
+from ponos.tests.factories import TaskFactory
+from processes.tests.factories import ProcessFactory, WorkerRunFactory
 from users.models import Role
+from users.tests.factories import grant
 from workers.models import WorkerConfiguration, WorkerVersionState
 from workers.tests.factories import (
     WorkerConfigurationFactory,
     WorkerFactory,
     WorkerVersionFactory,
     assert_list_queries,
-    grant,
 )
 
 pytestmark = pytest.mark.django_db
@@ -448,18 +451,16 @@ def used_configuration(user, worker, version):
     """A configuration run by a process that ended, with nothing left of its results."""
     from django.utils import timezone
 
-    from documents.models import Corpus
-    from ponos.models import Task
-    from processes.models import Process, ProcessMode, WorkerRun
+    from processes.models import ProcessMode
 
-    corpus = Corpus.objects.create(name="C")
+    corpus = CorpusFactory(name="C")
     grant(corpus, Role.GUEST, user=user)
     configuration = WorkerConfigurationFactory(worker=worker, name="Used", configuration={"mode": "slow"})
-    process = Process.objects.create(
+    process = ProcessFactory(
         mode=ProcessMode.Workers, corpus=corpus, creator=user, started=timezone.now(), finished=timezone.now()
     )
-    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
-    Task.objects.create(process=process, slug="demo", worker_run=run, state="completed")
+    run = WorkerRunFactory(process=process, version=version, configuration=configuration)
+    TaskFactory(process=process, slug="demo", worker_run=run, state="completed")
     return configuration, run
 
 
@@ -483,10 +484,10 @@ def test_destroy_configuration_of_an_ended_process(user_client, used_configurati
 
 
 def test_destroy_configuration_with_results(user_client, used_configuration):
-    from documents.models import ElementType, Transcription
+    from documents.models import Transcription
 
     configuration, run = used_configuration
-    page = ElementType.objects.create(corpus=run.process.corpus, slug="page", display_name="Page")
+    page = ElementTypeFactory(corpus=run.process.corpus, slug="page", display_name="Page")
     element = run.process.corpus.elements.create(type=page, name="Page")
     transcription = Transcription.objects.create(element=element, text="x", worker_run=run)
     response = user_client.delete(configuration_url(configuration))
@@ -501,17 +502,13 @@ def test_destroy_configuration_with_results(user_client, used_configuration):
 def test_destroy_configuration_of_a_process_to_run(user, user_client, worker, version, mode, started):
     from django.utils import timezone
 
-    from documents.models import Corpus
-    from ponos.models import Task
-    from processes.models import Process, WorkerRun
-
     configuration = WorkerConfigurationFactory(worker=worker, name="Pending", configuration={"mode": "slow"})
-    process = Process.objects.create(
-        mode=mode, corpus=Corpus.objects.create(name="C"), creator=user, started=timezone.now() if started else None
+    process = ProcessFactory(
+        mode=mode, corpus=CorpusFactory(name="C"), creator=user, started=timezone.now() if started else None
     )
-    run = WorkerRun.objects.create(process=process, version=version, configuration=configuration)
+    run = WorkerRunFactory(process=process, version=version, configuration=configuration)
     if started:
-        Task.objects.create(process=process, slug="demo", worker_run=run, state="running")
+        TaskFactory(process=process, slug="demo", worker_run=run, state="running")
     response = user_client.delete(configuration_url(configuration))
     assert response.status_code == 409
     assert f"Process {process.id} uses this configuration" in response.json()["errors"][0]["detail"]
@@ -519,10 +516,9 @@ def test_destroy_configuration_of_a_process_to_run(user, user_client, worker, ve
 
 
 def test_destroy_configuration_that_would_merge_two_runs(user_client, used_configuration):
-    from processes.models import WorkerRun
 
     configuration, run = used_configuration
-    WorkerRun.objects.create(process=run.process, version=run.version)
+    WorkerRunFactory(process=run.process, version=run.version)
     response = user_client.delete(configuration_url(configuration))
     assert response.status_code == 409
     assert "without configuration" in response.json()["errors"][0]["detail"]

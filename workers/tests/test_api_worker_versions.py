@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 
 from users.models import Role
+from users.tests.factories import grant
 from workers.models import WorkerVersion, WorkerVersionState
 from workers.services import worker_version_create
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, assert_list_queries, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ from django.contrib.auth.models import AnonymousUser
 
 from users.models import Group, Membership, Right, Role
 from users.rights import get_max_level
+from users.tests.factories import grant
 from workers.models import Worker, WorkerType
-from workers.tests.factories import WorkerFactory, WorkerTypeFactory, assert_list_queries, grant
+from workers.tests.factories import WorkerFactory, WorkerTypeFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from conftest import token_client
+from tests.tokens import token_client
 from users.models import Group, Membership, Right, Role
+from users.tests.factories import grant
 from workers.models import Model, ModelVersion, ModelVersionState
-from workers.tests.factories import grant, make_model, make_version
+from workers.tests.factories import make_model, make_version
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -9,10 +9,13 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from ponos.models import Task, TaskState
-from processes.models import Process, ProcessMode
+from ponos.models import TaskState
+from ponos.tests.factories import TaskFactory
+from processes.models import ProcessMode
+from processes.tests.factories import ProcessFactory
 from users.models import Group, Membership, Right, Role
 from users.rights import get_max_level
+from users.tests.factories import grant
 from workers.arkindex_yml import ArkindexYmlError
 from workers.models import Repository, Worker, WorkerVersion
 from workers.services.repositories import (
@@ -22,7 +25,7 @@ from workers.services.repositories import (
     repository_import_versions,
     revision_url,
 )
-from workers.tests.factories import WorkerFactory, WorkerVersionFactory, assert_list_queries, grant
+from workers.tests.factories import WorkerFactory, WorkerVersionFactory, assert_list_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -142,8 +145,8 @@ def test_create_existing_url(repository, user_client, other_client):
 
 def test_create_needs_a_person(repository, user):
     """A task token (here of a repository process) neither creates nor lists repositories."""
-    process = Process.objects.create(mode=ProcessMode.Repository, creator=user)
-    task = Task.objects.create(process=process, slug="import", state=TaskState.Running)
+    process = ProcessFactory(mode=ProcessMode.Repository, creator=user)
+    task = TaskFactory(process=process, slug="import", state=TaskState.Running)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Ponos {task.token}")
     assert client.post(REPOSITORIES, {"url": "https://git.example.com/b"}, format="json").status_code == 403
