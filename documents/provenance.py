@@ -23,7 +23,6 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from arkindex.api.params import parse_uuid_or_false
 from documents.models import Element
 from users.callers import calling_task
 
@@ -98,13 +97,6 @@ class ProvenanceFilter:
     worker_version: uuid.UUID | bool | None = None
     model_version: uuid.UUID | bool | None = None
     configuration: uuid.UUID | bool | None = None
-
-    @classmethod
-    def from_query(cls, query_params, *, prefix="", fields=PROVENANCE_FIELDS):
-        """Parse `fields` (named `prefix` + field) of a query string; 400 naming the first bad value."""
-        return cls(
-            **{name: parse_uuid_or_false(query_params.get(prefix + name), field=prefix + name) for name in fields}
-        )
 
     @property
     def manual(self):

@@ -10,7 +10,11 @@ from django.conf import settings
 from rest_framework import pagination
 from rest_framework.response import Response
 
-from arkindex.api.params import parse_bool
+from arkindex.api.params import QueryBooleanField, QueryParameters
+
+
+class CountParameters(QueryParameters):
+    with_count = QueryBooleanField(default=False)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -60,7 +64,7 @@ class CountCursorPagination(pagination.CursorPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.count = None
-        if parse_bool(request.query_params.get("with_count"), field="with_count", default=False):
+        if CountParameters.parse(request)["with_count"]:
             self.count = queryset.count()
         return super().paginate_queryset(queryset, request, view)
 

@@ -10,6 +10,7 @@ import re
 import typing
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance, is_basic_serializer
 
 ACTION_PREFIXES = {
     "list": "List",
@@ -52,6 +53,17 @@ class AutoSchema(SpectacularAutoSchema):
         if self.method == "GET" and self._is_list_view():
             operation["x-paginated"] = self._get_paginator() is not None
         return operation
+
+    def _process_override_parameters(self, direction="request"):
+        """Query parameters declared as serializer fields carry their own deprecation (`QueryField`)."""
+        parameters = super()._process_override_parameters(direction)
+        for declared in self.get_override_parameters():
+            fields = getattr(force_instance(declared), "fields", None) if is_basic_serializer(declared) else None
+            for name, field in (fields or {}).items():
+                parameter = parameters.get((name, "query"))
+                if parameter and getattr(field, "deprecated", False):
+                    parameter["deprecated"] = True
+        return parameters
 
     def get_tags(self):
         return [self.view.__module__.split(".")[0]]

@@ -8,17 +8,15 @@ where it may list, start and download them (DatasetWorkers do). A hidden corpus 
 404, a readable one the caller may not change 403, and a state that forbids the action 409.
 """
 
-import uuid
-
 from django.http import HttpResponseRedirect
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
 from arkindex.api.exceptions import Conflict
+from arkindex.api.params import QueryParameters, QueryUUIDField
 from datasets import exports
 from datasets.api.export_serializers import CorpusExportCreateSerializer, CorpusExportSerializer
 from datasets.models import CorpusExport, CorpusExportState, Dataset
@@ -40,15 +38,15 @@ def get_export(request, export_id):
     return export
 
 
+class ExportListParameters(QueryParameters):
+    dataset_id = QueryUUIDField(help_text="Only the exports of this dataset of the corpus.")
+
+
 @extend_schema(tags=TAGS)
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListExports",
-        parameters=[
-            OpenApiParameter(
-                "dataset_id", OpenApiTypes.UUID, description="Only the exports of this dataset of the corpus."
-            )
-        ],
+        parameters=[ExportListParameters],
         description="Exports of a corpus, newest first (guests).",
     ),
     post=extend_schema(
@@ -74,12 +72,7 @@ class CorpusExportList(ListCreateAPIView):
     def get_queryset(self):
         corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST)
         queryset = CorpusExport.objects.filter(corpus=corpus).select_related("user").order_by("-created", "-id")
-        dataset_id = self.request.query_params.get("dataset_id")
-        if dataset_id is not None:
-            try:
-                dataset_id = uuid.UUID(dataset_id)
-            except ValueError:
-                raise ValidationError({"dataset_id": [f"'{dataset_id}' is not a valid UUID."]}) from None
+        if dataset_id := ExportListParameters.parse(self.request).get("dataset_id"):
             queryset = queryset.filter(dataset_id=dataset_id)
         return queryset
 

@@ -17,6 +17,7 @@ from rest_framework.permissions import SAFE_METHODS as READ_METHODS
 from rest_framework.response import Response
 
 from arkindex.api.pagination import CountCursorPagination
+from arkindex.api.params import QueryCharField, QueryParameters
 from datasets import services
 from datasets.api.serializers import (
     DatasetCreateSerializer,
@@ -195,13 +196,23 @@ class DatasetSetDetail(RetrieveUpdateDestroyAPIView):
 # Elements
 
 
+class DatasetElementListParameters(QueryParameters):
+    set = QueryCharField(help_text="Only the elements of the set of this name.")
+
+
+class DatasetElementDestroyParameters(QueryParameters):
+    set = QueryCharField(
+        required=True,
+        help_text="Name of the set to remove the element from.",
+        error_messages={"required": "The name of the set to remove the element from is required."},
+    )
+
+
 @extend_schema(tags=TAGS)
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListDatasetElements",
-        parameters=[
-            OpenApiParameter("set", OpenApiTypes.STR, description="Only the elements of the set of this name.")
-        ],
+        parameters=[DatasetElementListParameters],
         description="Elements of a dataset, or of one of its sets, each with its set (guests).",
     ),
     post=extend_schema(
@@ -226,7 +237,7 @@ class DatasetElementList(ListCreateAPIView):
 
     def get_queryset(self):
         dataset = get_dataset(self.request, self.kwargs["id"])
-        set_name = self.request.query_params.get("set")
+        set_name = DatasetElementListParameters.parse(self.request).get("set")
         dataset_set = None
         if set_name is not None:
             dataset_set = DatasetSet.objects.filter(dataset=dataset, name=set_name).first()
@@ -256,20 +267,14 @@ class DatasetElementDestroy(GenericAPIView):
 
     @extend_schema(
         operation_id="DestroyDatasetElement",
-        parameters=[
-            OpenApiParameter(
-                "set", OpenApiTypes.STR, required=True, description="Name of the set to remove the element from."
-            )
-        ],
+        parameters=[DatasetElementDestroyParameters],
         request=None,
         responses={204: OpenApiResponse(description="The element left the set.")},
         description="Remove an element from a set of an open dataset (contributors); 409 once it is not open.",
     )
     def delete(self, request, *args, **kwargs):
         dataset = get_dataset(request, self.kwargs["dataset"], Role.CONTRIBUTOR, WRITE_ACTION)
-        set_name = request.query_params.get("set")
-        if not set_name:
-            raise ValidationError({"set": ["The name of the set to remove the element from is required."]})
+        set_name = DatasetElementDestroyParameters.parse(request)["set"]
         services.dataset_element_destroy(dataset=dataset, set_name=set_name, element_id=self.kwargs["element"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,25 +1,32 @@
 """
-Query-string filters of the element lists (ListElements, ListElementChildren, ListElementParents).
+Query strings of the documents' lists: the element lists (ListElements, ListElementChildren,
+ListElementParents), the lists of results of an element or a corpus, and CreateElement's option.
 
 The clients send booleans as Python prints them (`True`/`False`) and `False` for "made by a person"
-on worker filters, so values go through `arkindex.api.params`; a bad value answers 400 naming the
-parameter. Each filter maps to an index (see `documents.models`): `type` and `folder` become literal
+on worker filters, so values go through the fields of `arkindex.api.params`; a bad value answers
+400 naming the parameter. Each filter maps to an index (see `documents.models`): `type` and `folder` become literal
 type ids (from the corpus's types, fetched with the corpus), read from the (corpus, type, name)
 index; `top_level` is `parent IS NULL` on the paths' (parent, ordering) index; `name` uses the
 trigram index; the provenance filters (`worker_run`, `worker_version`, `model_version`,
 `configuration`, see `documents.provenance.ProvenanceFilter`) read the (worker run, corpus) index.
 
-`provenance_parameters` documents those filters for every list of elements or results.
+The parameters are declared once, as the fields of `ElementListParameters` and its subclasses, which
+document them in the schema and parse them; `provenance_fields` declares the provenance filters of
+every list of elements or results.
 """
 
 import uuid
 
 from django.db.models import Exists, OuterRef
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
-from rest_framework.exceptions import ValidationError
 
-from arkindex.api.params import parse_bool
+from arkindex.api.params import (
+    QueryBooleanField,
+    QueryCharField,
+    QueryChoiceField,
+    QueryParameters,
+    QueryUUIDField,
+    UUIDOrFalseField,
+)
 from documents.models import ElementPath, Transcription
 from documents.provenance import PROVENANCE_FIELDS, ProvenanceFilter
 from documents.selectors import with_has_children
@@ -29,12 +36,8 @@ CHILDREN_ORDERS = ("position", *ORDERS)
 DIRECTIONS = ("asc", "desc")
 
 
-def _bool(name, description):
-    return OpenApiParameter(name, OpenApiTypes.BOOL, required=False, description=description)
-
-
-def provenance_parameters(results):
-    """The query parameters of a `ProvenanceFilter` on a list of `results` ("elements", "transcriptions"…)."""
+def provenance_fields(results, prefix="", fields=PROVENANCE_FIELDS):
+    """The fields of a `ProvenanceFilter` on a list of `results` ("elements", "transcriptions"…)."""
     descriptions = {
         "worker_run": f"Only {results} made by this worker run. A UUID, or `false` for {results} made by a person.",
         "worker_version": (
@@ -51,108 +54,149 @@ def provenance_parameters(results):
             f"A UUID, or `false` for {results} of worker runs without a configuration (not those made by a person)."
         ),
     }
-    return [
-        OpenApiParameter(
-            name, OpenApiTypes.STR, required=False, description=descriptions[name], deprecated=name == "worker_version"
+    return {
+        prefix + name: UUIDOrFalseField(help_text=descriptions[name], deprecated=name == "worker_version")
+        for name in fields
+    }
+
+
+def provenance_of(parameters, prefix="", fields=PROVENANCE_FIELDS):
+    """The `ProvenanceFilter` of parsed parameters declared by `provenance_fields`."""
+    return ProvenanceFilter(**{name: parameters.get(prefix + name) for name in fields})
+
+
+class ResultListParameters(QueryParameters):
+    """The worker run filters of a list of results; subclasses name the results and add their own parameters."""
+
+    results = "results"
+
+    def get_fields(self):
+        return {**super().get_fields(), **provenance_fields(self.results)}
+
+    @classmethod
+    def parse_with_provenance(cls, request):
+        """The parsed parameters, and the `ProvenanceFilter` they make."""
+        values = cls.parse(request)
+        return values, provenance_of(values)
+
+
+class TranscriptionListParameters(ResultListParameters):
+    results = "transcriptions"
+
+    recursive = QueryBooleanField(
+        default=False, help_text="Also list the transcriptions of all the element's descendants."
+    )
+    element_type = QueryCharField(help_text="Only on elements of this type (slug).")
+
+
+class ClassificationListParameters(ResultListParameters):
+    results = "classifications"
+
+    recursive = QueryBooleanField(
+        default=False, help_text="Also list the classifications of all the element's descendants."
+    )
+
+
+class MetaDataListParameters(ResultListParameters):
+    results = "metadata"
+
+    load_parents = QueryBooleanField(default=False, help_text="Also list the metadata of all the element's ancestors.")
+
+
+class EntityListParameters(ResultListParameters):
+    results = "entities"
+
+    name = QueryCharField(help_text="Only entities whose name contains this text.")
+    type = QueryUUIDField(help_text="Only entities of this type.")
+
+
+class TranscriptionEntityListParameters(ResultListParameters):
+    results = "transcription entities"
+
+
+class MLClassListParameters(QueryParameters):
+    search = QueryCharField(help_text="Only classes whose name contains this text.")
+
+
+class CreateElementParameters(QueryParameters):
+    slim_output = QueryBooleanField(default=False, help_text="Return only the new element's `id`.")
+
+
+class ElementListParameters(QueryParameters):
+    """The query string of every element list: filters, options, provenance and sort."""
+
+    orders = ORDERS
+    default_order = "name"
+
+    type = QueryCharField(help_text="Only elements of this type (slug).")
+    name = QueryCharField(help_text="Only elements whose name contains this text (any case).")
+    folder = QueryBooleanField(help_text="Only elements of folder types (true) or of other types (false).")
+    order_direction = QueryChoiceField(DIRECTIONS, default="asc", help_text="Sort direction (asc).")
+    with_has_children = QueryBooleanField(default=False, help_text="Add `has_children` to each element.")
+    with_classes = QueryBooleanField(default=False, help_text="Add the element's best `classes`.")
+    with_metadata = QueryBooleanField(default=False, help_text="Add the element's `metadata`.")
+    with_corpus = QueryBooleanField(default=True, help_text="Include `corpus` (default true).")
+    with_zone = QueryBooleanField(default=True, help_text="Include `zone` (default true).")
+    transcription_worker_run = UUIDOrFalseField(
+        help_text="Only elements with a transcription made by this worker run. "
+        "A UUID, or `false` for a transcription made by a person."
+    )
+    transcription_worker_version = UUIDOrFalseField(
+        help_text="Only elements with a transcription made by this worker version (use `transcription_worker_run`). "
+        "A UUID, or `false` for a transcription made by a person.",
+        deprecated=True,
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields.update(provenance_fields("elements"))
+        fields["order"] = QueryChoiceField(
+            self.orders,
+            default=self.default_order,
+            help_text=f"Sort key (default `{self.default_order}`); ties are broken by id.{self.order_help}",
         )
-        for name in PROVENANCE_FIELDS
-    ]
+        return fields
+
+    order_help = ""
 
 
-def _transcription_filter(name, what, deprecated=False):
-    return OpenApiParameter(
-        name,
-        OpenApiTypes.STR,
-        required=False,
-        deprecated=deprecated,
-        description=(
-            f"Only elements with a transcription made by this {what}. "
-            "A UUID, or `false` for a transcription made by a person."
-        ),
-    )
+class CorpusElementsParameters(ElementListParameters):
+    top_level = QueryBooleanField(help_text="Only top-level elements (true), or only elements with a parent (false).")
 
 
-COMMON_PARAMETERS = [
-    OpenApiParameter("type", OpenApiTypes.STR, required=False, description="Only elements of this type (slug)."),
-    OpenApiParameter(
-        "name", OpenApiTypes.STR, required=False, description="Only elements whose name contains this text (any case)."
-    ),
-    _bool("folder", "Only elements of folder types (true) or of other types (false)."),
-    OpenApiParameter(
-        "order_direction", OpenApiTypes.STR, required=False, enum=DIRECTIONS, description="Sort direction (asc)."
-    ),
-    _bool("with_has_children", "Add `has_children` to each element."),
-    _bool("with_classes", "Add the element's best `classes`."),
-    _bool("with_metadata", "Add the element's `metadata`."),
-    _bool("with_corpus", "Include `corpus` (default true)."),
-    _bool("with_zone", "Include `zone` (default true)."),
-    *provenance_parameters("elements"),
-    _transcription_filter("transcription_worker_run", "worker run"),
-    _transcription_filter("transcription_worker_version", "worker version (use `transcription_worker_run`)", True),
-]
+class ElementChildrenParameters(ElementListParameters):
+    orders = CHILDREN_ORDERS
+    default_order = "position"
+    order_help = " `position` is the order under the parent; for a recursive listing it sorts by name."
+
+    recursive = QueryBooleanField(default=False, help_text="All descendants instead of direct children.")
 
 
-def _order_parameter(choices, default, extra=""):
-    return OpenApiParameter(
-        "order",
-        OpenApiTypes.STR,
-        required=False,
-        enum=choices,
-        description=f"Sort key (default `{default}`); ties are broken by id.{extra}",
-    )
-
-
-ELEMENTS_PARAMETERS = [
-    *COMMON_PARAMETERS,
-    _bool("top_level", "Only top-level elements (true), or only elements with a parent (false)."),
-    _order_parameter(ORDERS, "name"),
-]
-CHILDREN_PARAMETERS = [
-    *COMMON_PARAMETERS,
-    _bool("recursive", "All descendants instead of direct children."),
-    _order_parameter(
-        CHILDREN_ORDERS,
-        "position",
-        " `position` is the order under the parent; for a recursive listing it sorts by name.",
-    ),
-]
-PARENTS_PARAMETERS = [
-    *COMMON_PARAMETERS,
-    _bool("recursive", "All ancestors instead of direct parents."),
-    _order_parameter(ORDERS, "name"),
-]
+class ElementParentsParameters(ElementListParameters):
+    recursive = QueryBooleanField(default=False, help_text="All ancestors instead of direct parents.")
 
 
 class ElementListFilters:
-    """The parsed query string of one element list request."""
+    """The parsed query string of one element list request (`parameters`: its `ElementListParameters`)."""
 
-    def __init__(self, query_params, *, orders=ORDERS, default_order="name", allow_top_level=False):
-        get = query_params.get
-        self.type = get("type") or None
-        self.name = get("name") or None
-        self.folder = parse_bool(get("folder"), field="folder")
-        self.top_level = parse_bool(get("top_level"), field="top_level") if allow_top_level else None
-        self.recursive = parse_bool(get("recursive"), field="recursive", default=False)
-        self.with_has_children = parse_bool(get("with_has_children"), field="with_has_children", default=False)
+    def __init__(self, request, parameters):
+        values = parameters.parse(request)
+        self.type = values.get("type")
+        self.name = values.get("name")
+        self.folder = values.get("folder")
+        self.top_level = values.get("top_level")
+        self.recursive = values.get("recursive", False)
+        self.with_has_children = values["with_has_children"]
         self.options = {
-            "with_classes": parse_bool(get("with_classes"), field="with_classes", default=False),
-            "with_metadata": parse_bool(get("with_metadata"), field="with_metadata", default=False),
-            "with_corpus": parse_bool(get("with_corpus"), field="with_corpus", default=True),
-            "with_zone": parse_bool(get("with_zone"), field="with_zone", default=True),
+            option: values[option] for option in ("with_classes", "with_metadata", "with_corpus", "with_zone")
         }
         # The view fetches the runs this filter selects with the corpus or element (`provenance_runs`).
-        self.provenance = ProvenanceFilter.from_query(query_params)
-        self.transcription_provenance = ProvenanceFilter.from_query(
-            query_params, prefix="transcription_", fields=("worker_run", "worker_version")
+        self.provenance = provenance_of(values)
+        self.transcription_provenance = provenance_of(
+            values, prefix="transcription_", fields=("worker_run", "worker_version")
         )
-
-        self.order = get("order") or default_order
-        if self.order not in orders:
-            raise ValidationError({"order": [f"'{self.order}' is not a valid order: use one of {', '.join(orders)}."]})
-        self.direction = get("order_direction") or "asc"
-        if self.direction not in DIRECTIONS:
-            message = f"'{self.direction}' is not a valid direction: use asc or desc."
-            raise ValidationError({"order_direction": [message]})
+        self.order = values["order"]
+        self.direction = values["order_direction"]
 
     def filter(self, queryset, corpus_types, provenance_runs=None):
         """

@@ -13,15 +13,20 @@ the (worker run, …) index of their table.
 """
 
 from django.db.models import Q
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
-from arkindex.api.params import parse_bool, parse_uuid
-from documents.api.filters import provenance_parameters
+from documents.api.filters import (
+    ClassificationListParameters,
+    EntityListParameters,
+    MetaDataListParameters,
+    MLClassListParameters,
+    TranscriptionEntityListParameters,
+    TranscriptionListParameters,
+)
 from documents.api.result_serializers import (
     ClassificationCreateSerializer,
     ClassificationListSerializer,
@@ -65,7 +70,7 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.provenance import ProvenanceFilter, resolve_worker_run
+from documents.provenance import resolve_worker_run
 from documents.selectors import (
     Unnest,
     check_corpus_level,
@@ -101,15 +106,6 @@ def element_and_descendants(element, recursive):
     if recursive:
         condition |= Q(element_id__in=ElementPath.objects.filter(path__contains=[element.id]).values("element_id"))
     return condition
-
-
-def recursive_parameter(results):
-    return OpenApiParameter(
-        "recursive",
-        OpenApiTypes.BOOL,
-        required=False,
-        description=f"Also list the {results} of all the element's descendants.",
-    )
 
 
 def resolve_runs(request, worker_run_id, corpus_ids):
@@ -209,13 +205,7 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListTranscriptions",
-        parameters=[
-            recursive_parameter("transcriptions"),
-            OpenApiParameter(
-                "element_type", OpenApiTypes.STR, required=False, description="Only on elements of this type (slug)."
-            ),
-            *provenance_parameters("transcriptions"),
-        ],
+        parameters=[TranscriptionListParameters],
     )
 )
 class TranscriptionList(ListAPIView):
@@ -226,11 +216,9 @@ class TranscriptionList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Transcription.objects.none()
-        params = self.request.query_params
-        recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
-        provenance = ProvenanceFilter.from_query(params)
+        params, provenance = TranscriptionListParameters.parse_with_provenance(self.request)
         element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
-        queryset = Transcription.objects.filter(element_and_descendants(element, recursive))
+        queryset = Transcription.objects.filter(element_and_descendants(element, params["recursive"]))
         if params.get("element_type"):
             queryset = queryset.filter(element__type__slug=params["element_type"])
         queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
@@ -244,11 +232,7 @@ class TranscriptionList(ListAPIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListCorpusMLClasses",
-        parameters=[
-            OpenApiParameter(
-                "search", OpenApiTypes.STR, required=False, description="Only classes whose name contains this text."
-            )
-        ],
+        parameters=[MLClassListParameters],
         description="ML classes of a corpus, by name (guests).",
     ),
     post=extend_schema(
@@ -267,8 +251,8 @@ class CorpusMLClassList(ListCreateAPIView):
             return MLClass.objects.none()
         corpus = self.get_corpus(Role.GUEST)
         queryset = MLClass.objects.filter(corpus=corpus).order_by("name", "id")
-        if self.request.query_params.get("search"):
-            queryset = queryset.filter(name__icontains=self.request.query_params["search"])
+        if search := MLClassListParameters.parse(self.request).get("search"):
+            queryset = queryset.filter(name__icontains=search)
         return queryset
 
     def create(self, request, *args, **kwargs):
@@ -395,7 +379,7 @@ class ClassificationReject(GenericAPIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListElementClassifications",
-        parameters=[recursive_parameter("classifications"), *provenance_parameters("classifications")],
+        parameters=[ClassificationListParameters],
     )
 )
 class ElementClassificationList(ListAPIView):
@@ -406,11 +390,9 @@ class ElementClassificationList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Classification.objects.none()
-        params = self.request.query_params
-        recursive = parse_bool(params.get("recursive"), field="recursive", default=False)
-        provenance = ProvenanceFilter.from_query(params)
+        params, provenance = ClassificationListParameters.parse_with_provenance(self.request)
         element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
-        queryset = Classification.objects.filter(element_and_descendants(element, recursive))
+        queryset = Classification.objects.filter(element_and_descendants(element, params["recursive"]))
         queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
         return queryset.select_related("ml_class", "worker_run", "moderator").order_by("created", "id")
 
@@ -423,15 +405,7 @@ class ElementClassificationList(ListAPIView):
     get=extend_schema(
         operation_id="ListElementMetaData",
         description="Metadata of an element (guests), as a plain array; with its ancestors' when `load_parents`.",
-        parameters=[
-            OpenApiParameter(
-                "load_parents",
-                OpenApiTypes.BOOL,
-                required=False,
-                description="Also list the metadata of all the element's ancestors.",
-            ),
-            *provenance_parameters("metadata"),
-        ],
+        parameters=[MetaDataListParameters],
     ),
     post=extend_schema(
         operation_id="CreateMetaData",
@@ -447,12 +421,10 @@ class ElementMetaData(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return MetaData.objects.none()
-        params = self.request.query_params
-        load_parents = parse_bool(params.get("load_parents"), field="load_parents", default=False)
-        provenance = ProvenanceFilter.from_query(params)
+        params, provenance = MetaDataListParameters.parse_with_provenance(self.request)
         element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         condition = Q(element_id=element.id)
-        if load_parents:
+        if params["load_parents"]:
             ancestors = ElementPath.objects.filter(element_id=element.id).annotate(ancestor=Unnest("path"))
             condition |= Q(element_id__in=ancestors.values("ancestor"))
         queryset = provenance.filter(MetaData.objects.filter(condition), getattr(element, "provenance_runs", None))
@@ -510,13 +482,7 @@ class CorpusEntityTypeList(ListAPIView):
     get=extend_schema(
         operation_id="ListCorpusEntities",
         description="Entities of a corpus, by name (guests).",
-        parameters=[
-            OpenApiParameter(
-                "name", OpenApiTypes.STR, required=False, description="Only entities whose name contains this text."
-            ),
-            OpenApiParameter("type", OpenApiTypes.UUID, required=False, description="Only entities of this type."),
-            *provenance_parameters("entities"),
-        ],
+        parameters=[EntityListParameters],
     )
 )
 class CorpusEntityList(ListAPIView):
@@ -525,9 +491,8 @@ class CorpusEntityList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Entity.objects.none()
-        params = self.request.query_params
-        entity_type = parse_uuid(params.get("type"), field="type")
-        provenance = ProvenanceFilter.from_query(params)
+        params, provenance = EntityListParameters.parse_with_provenance(self.request)
+        entity_type = params.get("type")
         corpus = get_corpus(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = provenance.filter(Entity.objects.filter(corpus=corpus), getattr(corpus, "provenance_runs", None))
         if params.get("name"):
@@ -602,7 +567,7 @@ def _create_entities(request, transcription, items, worker_run_id, field):
     get=extend_schema(
         operation_id="ListTranscriptionEntities",
         description="Entities found in a transcription, by position (guests).",
-        parameters=provenance_parameters("transcription entities"),
+        parameters=[TranscriptionEntityListParameters],
     ),
     post=extend_schema(
         operation_id="CreateTranscriptionEntity",
@@ -617,7 +582,7 @@ class TranscriptionEntityList(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return TranscriptionEntity.objects.none()
-        provenance = ProvenanceFilter.from_query(self.request.query_params)
+        _, provenance = TranscriptionEntityListParameters.parse_with_provenance(self.request)
         transcription = get_transcription(self.request, self.kwargs["id"], Role.GUEST, provenance=provenance)
         queryset = TranscriptionEntity.objects.filter(transcription=transcription)
         queryset = provenance.filter(queryset, getattr(transcription, "provenance_runs", None))

@@ -4,14 +4,14 @@ import math
 
 from rest_framework import serializers
 
-from arkindex.api.params import parse_uuid_or_false
+from arkindex.api.params import QueryBooleanField, QueryParameters, UUIDOrFalseField
 from documents.models import SearchSource
 from documents.search import has_words
 
 SORTS = ("relevance", "element_name")
 
 
-class SearchParametersSerializer(serializers.Serializer):
+class SearchParametersSerializer(QueryParameters):
     query = serializers.CharField(
         max_length=1000,
         trim_whitespace=True,
@@ -28,8 +28,7 @@ class SearchParametersSerializer(serializers.Serializer):
     element_type = serializers.SlugField(
         max_length=250, required=False, help_text="Only the indexed elements of this type (its slug)."
     )
-    worker_run = serializers.CharField(
-        required=False,
+    worker_run = UUIDOrFalseField(
         help_text="Only the texts of this worker run (its ID), or `false` for those made by people.",
     )
     confidence_min = serializers.FloatField(
@@ -44,7 +43,7 @@ class SearchParametersSerializer(serializers.Serializer):
     sort = serializers.ChoiceField(
         choices=SORTS, default="relevance", help_text="Best matches first, or by name of the indexed element."
     )
-    only_facets = serializers.BooleanField(
+    only_facets = QueryBooleanField(
         default=False, help_text="Only the count and the facets, without results: for filters offered before a search."
     )
 
@@ -52,9 +51,6 @@ class SearchParametersSerializer(serializers.Serializer):
         if not has_words(value):
             raise serializers.ValidationError("The query needs at least one word (letters or digits).")
         return value
-
-    def validate_worker_run(self, value):
-        return parse_uuid_or_false(value, field="worker_run")
 
     def validate(self, data):
         for field in ("confidence_min", "confidence_max"):

@@ -70,9 +70,7 @@ class CorpusSearch(GenericAPIView):
         extensions={"x-paginated": True},
     )
     def get(self, request, corpus):
-        params = SearchParametersSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        options = params.validated_data
+        options = SearchParametersSerializer.parse(request)
         corpus = get_corpus(request.user, corpus, Role.GUEST)
         if not corpus.indexable:
             raise ValidationError(

@@ -4,13 +4,12 @@ elements by ID (many at once), remove some or all of them. A selection is person
 reads or changes it, instance administrators included.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
-from arkindex.api.params import parse_uuid
+from arkindex.api.params import QueryParameters, QueryUUIDField
 from arkindex.api.schema import AutoSchema
 from documents.api.serializers import ElementSerializer
 from documents.models import Element
@@ -40,6 +39,10 @@ class SelectionRemoveSerializer(serializers.Serializer):
     )
 
 
+class SelectionParameters(QueryParameters):
+    corpus = QueryUUIDField(help_text="Only the elements of this corpus.")
+
+
 class SelectionSchema(AutoSchema):
     """
     RemoveSelection takes a body on DELETE, which drf-spectacular documents only for PUT, PATCH and
@@ -58,7 +61,7 @@ class SelectionSchema(AutoSchema):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListSelection",
-        parameters=[OpenApiParameter("corpus", OpenApiTypes.UUID, description="Only the elements of this corpus.")],
+        parameters=[SelectionParameters],
         description="The elements in your selection that you can read, by name.",
     ),
     post=extend_schema(
@@ -85,7 +88,7 @@ class SelectionView(ListAPIView):
     schema = SelectionSchema()
 
     def get_queryset(self):
-        corpus_id = parse_uuid(self.request.query_params.get("corpus"), field="corpus")
+        corpus_id = SelectionParameters.parse(self.request).get("corpus")
         return selection_services.selected_elements(self.request.user, corpus_id)
 
     def post(self, request, *args, **kwargs):

@@ -7,8 +7,7 @@ change answers 403. Every view fetches its object together with the user's level
 (`documents.selectors`), and element lists run a fixed number of queries whatever the page size.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
 from rest_framework.generics import (
     CreateAPIView,
@@ -19,14 +18,13 @@ from rest_framework.generics import (
 )
 from rest_framework.response import Response
 
-from arkindex.api.params import parse_bool
 from documents import services
 from documents.api.filters import (
-    CHILDREN_ORDERS,
-    CHILDREN_PARAMETERS,
-    ELEMENTS_PARAMETERS,
-    PARENTS_PARAMETERS,
+    CorpusElementsParameters,
+    CreateElementParameters,
+    ElementChildrenParameters,
     ElementListFilters,
+    ElementParentsParameters,
 )
 from documents.api.serializers import (
     CorpusSerializer,
@@ -135,16 +133,12 @@ class ElementCreate(GenericAPIView):
 
     @extend_schema(
         operation_id="CreateElement",
-        parameters=[
-            OpenApiParameter(
-                "slim_output", OpenApiTypes.BOOL, required=False, description="Return only the new element's `id`."
-            )
-        ],
+        parameters=[CreateElementParameters],
         request=ElementCreateSerializer,
         responses={201: ElementSerializer},
     )
     def post(self, request):
-        slim_output = parse_bool(request.query_params.get("slim_output"), field="slim_output", default=False)
+        slim_output = CreateElementParameters.parse(request)["slim_output"]
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -187,18 +181,11 @@ class ElementDetail(RetrieveUpdateDestroyAPIView):
 class ElementListBase(ListAPIView):
     serializer_class = ElementSerializer
     filter_backends = ()
-    orders = ("name", "created", "random")
-    default_order = "name"
-    allow_top_level = False
+    parameters = None
 
     def get_filters(self):
         if not hasattr(self, "_filters"):
-            self._filters = ElementListFilters(
-                self.request.query_params,
-                orders=self.orders,
-                default_order=self.default_order,
-                allow_top_level=self.allow_top_level,
-            )
+            self._filters = ElementListFilters(self.request, self.parameters)
         return self._filters
 
     def get_serializer_context(self):
@@ -220,10 +207,12 @@ class ElementListBase(ListAPIView):
 
 @extend_schema(tags=["documents"])
 @extend_schema_view(
-    get=extend_schema(operation_id="ListElements", parameters=ELEMENTS_PARAMETERS, description="Elements of a corpus.")
+    get=extend_schema(
+        operation_id="ListElements", parameters=[CorpusElementsParameters], description="Elements of a corpus."
+    )
 )
 class CorpusElementList(ElementListBase):
-    allow_top_level = True
+    parameters = CorpusElementsParameters
 
     def get_queryset(self):
         filters = self.get_filters()  # a bad parameter answers 400 before any query
@@ -237,13 +226,12 @@ class CorpusElementList(ElementListBase):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListElementChildren",
-        parameters=CHILDREN_PARAMETERS,
+        parameters=[ElementChildrenParameters],
         description="Children of an element, in their order under it, or all its descendants with `recursive`.",
     )
 )
 class ElementChildrenList(ElementListBase):
-    orders = CHILDREN_ORDERS
-    default_order = "position"
+    parameters = ElementChildrenParameters
 
     def get_queryset(self):
         filters = self.get_filters()
@@ -258,11 +246,13 @@ class ElementChildrenList(ElementListBase):
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListElementParents",
-        parameters=PARENTS_PARAMETERS,
+        parameters=[ElementParentsParameters],
         description="Parents of an element, or all its ancestors with `recursive`.",
     )
 )
 class ElementParentsList(ElementListBase):
+    parameters = ElementParentsParameters
+
     def get_queryset(self):
         filters = self.get_filters()
         element = get_element(

@@ -6,7 +6,7 @@ and a task's token never appears.
 
 from rest_framework import serializers
 
-from arkindex.api.params import INT_MAX
+from arkindex.api.params import INT_MAX, QueryParameters
 from ponos.models import Farm, TaskState
 from processes.models import ActivityState, ProcessState
 
@@ -61,7 +61,7 @@ class ProcessTaskStatusSerializer(ProcessTaskSerializer):
     )
 
 
-class ProcessTasksQuerySerializer(serializers.Serializer):
+class ProcessTasksParameters(QueryParameters):
     """Query parameters of ListProcessTasks."""
 
     run = serializers.IntegerField(

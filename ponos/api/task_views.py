@@ -22,7 +22,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
 from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView, ListCreateAPIView
@@ -31,7 +31,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from arkindex import storage
-from arkindex.api.params import INT_MAX
+from arkindex.api.params import INT_MAX, QueryParameters
 from ponos import artifacts, logs
 from ponos.api.task_serializers import (
     ArtifactCreateSerializer,
@@ -195,8 +195,13 @@ class PlainTextRenderer(BaseRenderer):
         return str(data).encode()
 
 
-class AttemptSerializer(serializers.Serializer):
-    attempt = serializers.IntegerField(min_value=0, max_value=INT_MAX, required=False)
+class TaskLogParameters(QueryParameters):
+    attempt = serializers.IntegerField(
+        min_value=0,
+        max_value=INT_MAX,
+        required=False,
+        help_text="An earlier attempt of a restarted task, from 0; the current one by default.",
+    )
 
 
 @extend_schema(tags=TAGS)
@@ -219,13 +224,7 @@ class TaskLog(GenericAPIView):
 
     @extend_schema(
         operation_id="RetrieveTaskLog",
-        parameters=[
-            OpenApiParameter(
-                "attempt",
-                OpenApiTypes.INT,
-                description="An earlier attempt of a restarted task, from 0; the current one by default.",
-            )
-        ],
+        parameters=[TaskLogParameters],
         responses={(200, "text/plain"): OpenApiTypes.STR, 400: OpenApiResponse(), 404: OpenApiResponse()},
     )
     def get(self, request, pk):
@@ -236,9 +235,7 @@ class TaskLog(GenericAPIView):
                 "long after its process ended.\n"
             )
             return HttpResponse(notice, content_type="text/plain; charset=utf-8")
-        params = AttemptSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        attempt = params.validated_data.get("attempt", task.attempt)
+        attempt = TaskLogParameters.parse(request).get("attempt", task.attempt)
         if attempt > task.attempt:
             raise serializers.ValidationError(
                 {"attempt": [f"This task has had {task.attempt + 1} attempt(s): choose one from 0 to {task.attempt}."]}

@@ -4,8 +4,7 @@ run (the data of the process status page). Views validate, call `ponos.services`
 the rules live in the services and in `processes.services.starting`.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +13,7 @@ from ponos import services
 from ponos.api.serializers import (
     ProcessRunSerializer,
     ProcessStartSerializer,
-    ProcessTasksQuerySerializer,
+    ProcessTasksParameters,
     ProcessTaskStatusSerializer,
 )
 from processes.services import process_for_user
@@ -122,16 +121,10 @@ class ProcessTasks(APIView):
             "by default; an earlier one with `run` (a run that does not exist has no tasks). Readable by "
             "guests of the process's corpus, and by the tasks of the same process with their token."
         ),
-        parameters=[
-            OpenApiParameter(
-                "run", OpenApiTypes.INT, description="An earlier run of the process, from 0; the last one by default."
-            )
-        ],
+        parameters=[ProcessTasksParameters],
         responses={200: ProcessTaskStatusSerializer(many=True), 400: OpenApiResponse(), 404: OpenApiResponse()},
     )
     def get(self, request, pk):
         process = process_for_user(request.user, pk, Role.GUEST)
-        params = ProcessTasksQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        tasks = services.process_run_tasks(process.id, params.validated_data.get("run"))
+        tasks = services.process_run_tasks(process.id, ProcessTasksParameters.parse(request).get("run"))
         return Response(ProcessTaskStatusSerializer(tasks, many=True).data)

@@ -1,9 +1,9 @@
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import ListCreateAPIView, RetrieveUpdateAPIView, RetrieveUpdateDestroyAPIView
 from rest_framework.response import Response
 
+from arkindex.api.params import QueryCharField, QueryParameters
 from users.models import Role
 from workers.api.model_serializers import ModelSerializer, ModelVersionSerializer
 from workers.models import ModelVersion
@@ -22,13 +22,15 @@ from workers.services.ml_models import (
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
 
+class ModelListParameters(QueryParameters):
+    name = QueryCharField(help_text="Keep models whose name contains this text.")
+
+
 @extend_schema(tags=["models"])
 @extend_schema_view(
     get=extend_schema(
         operation_id="ListModels",
-        parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, description="Keep models whose name contains this text.")
-        ],
+        parameters=[ModelListParameters],
     ),
     post=extend_schema(
         operation_id="CreateModel",
@@ -45,7 +47,7 @@ class ModelList(ListCreateAPIView):
 
     def get_queryset(self):
         models = readable_models(self.request.user)
-        if name := self.request.query_params.get("name"):
+        if name := ModelListParameters.parse(self.request).get("name"):
             models = models.filter(name__icontains=name)
         return models.order_by("name", "id")
 

@@ -1,52 +1,91 @@
 """
-Query-string booleans, as the clients send them: the paginator writes `with_count=true`, while
-`requests` renders Python booleans passed to `client.request()` as `True`/`False`.
+Query strings declared as `QueryParameters`: booleans as the clients send them (the paginator
+writes `with_count=true`, while `requests` renders Python booleans as `True`/`False`), UUIDs,
+`false` for "made by a person", choices, empty values, and one 400 naming every bad parameter.
 """
 
 import pytest
+from django.http import QueryDict
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from arkindex.api.params import parse_bool, parse_uuid, parse_uuid_or_false
+from arkindex.api.params import (
+    QueryBooleanField,
+    QueryChoiceField,
+    QueryParameters,
+    QueryUUIDField,
+    UUIDOrFalseField,
+)
+
+
+class Parameters(QueryParameters):
+    flag = QueryBooleanField()
+    default_flag = QueryBooleanField(default=True)
+    id = QueryUUIDField()
+    worker_run = UUIDOrFalseField()
+    order = QueryChoiceField(("name", "created"), default="name")
+    sources = serializers.MultipleChoiceField(choices=("a", "b"), required=False)
+
+
+def parse(**query):
+    params = QueryDict(mutable=True)
+    for name, value in query.items():
+        params.setlist(name, value if isinstance(value, list) else [value])
+    return Parameters.parse(params)
 
 
 @pytest.mark.parametrize(
     "value, expected",
     [("true", True), ("True", True), ("TRUE", True), ("1", True), ("false", False), ("False", False), ("0", False)],
 )
-def test_parse_bool(value, expected):
-    assert parse_bool(value, field="flag") is expected
+def test_boolean(value, expected):
+    assert parse(flag=value)["flag"] is expected
 
 
-@pytest.mark.parametrize("value", [None, ""])
-def test_parse_bool_default(value):
-    assert parse_bool(value, field="flag") is None
-    assert parse_bool(value, field="flag", default=True) is True
+def test_empty_values_are_absent_and_defaults_apply():
+    assert parse(flag="", id="", worker_run="") == {"default_flag": True, "order": "name"}
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", "tru", "null"])
-def test_parse_bool_invalid(value):
+def test_boolean_invalid(value):
     with pytest.raises(ValidationError) as excinfo:
-        parse_bool(value, field="flag")
+        parse(flag=value)
     assert list(excinfo.value.detail) == ["flag"]
     assert value in str(excinfo.value.detail["flag"][0])
 
 
-def test_parse_uuid():
-    assert str(parse_uuid("12345678-1234-5678-1234-567812345678", field="id")) == (
-        "12345678-1234-5678-1234-567812345678"
-    )
-    assert parse_uuid("", field="id") is None
+def test_uuid():
+    assert str(parse(id="12345678-1234-5678-1234-567812345678")["id"]) == "12345678-1234-5678-1234-567812345678"
     with pytest.raises(ValidationError) as excinfo:
-        parse_uuid("nope", field="id")
-    assert list(excinfo.value.detail) == ["id"]
+        parse(id="nope")
+    assert excinfo.value.detail == {"id": ["'nope' is not a valid UUID."]}
 
 
-def test_parse_uuid_or_false():
-    assert parse_uuid_or_false("False", field="worker_run") is False
-    assert parse_uuid_or_false("false", field="worker_run") is False
-    assert parse_uuid_or_false(None, field="worker_run") is None
-    with pytest.raises(ValidationError):
-        parse_uuid_or_false("nope", field="worker_run")
+def test_uuid_or_false():
+    assert parse(worker_run="False")["worker_run"] is False
+    assert parse(worker_run="false")["worker_run"] is False
+    assert "worker_run" not in parse()
+    with pytest.raises(ValidationError) as excinfo:
+        parse(worker_run="nope")
+    assert excinfo.value.detail == {"worker_run": ["'nope' is not a valid UUID, nor false."]}
+
+
+def test_choice_names_the_choices():
+    assert parse(order="created")["order"] == "created"
+    with pytest.raises(ValidationError) as excinfo:
+        parse(order="size")
+    assert excinfo.value.detail == {"order": ["'size' is not a valid order: use one of name, created."]}
+
+
+def test_every_bad_parameter_is_named():
+    with pytest.raises(ValidationError) as excinfo:
+        parse(flag="maybe", id="nope")
+    assert set(excinfo.value.detail) == {"flag", "id"}
+
+
+def test_repeated_values():
+    assert set(parse(sources=["a", "b"])["sources"]) == {"a", "b"}
+    assert parse(flag=["true", "false"])["flag"] is False  # the last value, as QueryDict.get
 
 
 @pytest.mark.urls("arkindex.api.tests.urls")

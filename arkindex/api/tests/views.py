@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from arkindex.api.exceptions import Conflict, StandardValidationError
 from arkindex.api.pagination import CountCursorPagination, PageNumberPagination
-from arkindex.api.params import parse_bool
+from arkindex.api.params import QueryBooleanField, QueryParameters
 
 # A fixed ID so that tests can assert the exact `existing_id` of a conflict.
 EXISTING_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -69,12 +69,16 @@ class UnpaginatedList(PageNumberList):
         return super().get(request, *args, **kwargs)
 
 
+class FlagParameters(QueryParameters):
+    flag = QueryBooleanField()
+
+
 class BoolParameter(OpenView, APIView):
     @extend_schema(
         operation_id="RetrieveTestBool",
         responses={200: dict},
         parameters=[
-            OpenApiParameter("flag", bool),
+            FlagParameters,
             # What drf-spectacular emits for a decimal filter: OpenAPI 3.0 boolean exclusive bounds
             # directly in a parameter's schema, where typesystem validates them strictly.
             OpenApiParameter(
@@ -86,7 +90,7 @@ class BoolParameter(OpenView, APIView):
         ],
     )
     def get(self, request):
-        return Response({"flag": parse_bool(request.query_params.get("flag"), field="flag")})
+        return Response({"flag": FlagParameters.parse(request).get("flag")})
 
 
 class NonFieldSerializer(serializers.Serializer):
