@@ -241,7 +241,6 @@ def main():
     from django.db import connection, connections, transaction
 
     from ponos.models import Task, TaskState
-    from processes.activities import activities_initialise
     from processes.models import (
         ActivityState,
         Process,
@@ -250,6 +249,7 @@ def main():
         WorkerActivityState,
         WorkerRun,
     )
+    from processes.services.activities import activities_initialise
 
     corpus, size = corpus_of_size(args.elements, args.rebuild)
     user = bench_user()
@@ -301,7 +301,7 @@ def main():
     # The bare variant is the same work without the token: the worker run and process given.
     from arkindex.prepared import Statement
     from ponos.activity_fast_path import START, UPDATE
-    from processes.activities import READY_RUN_SQL, start_sql, update_sql
+    from processes.services.activities import READY_RUN_SQL, start_sql, update_sql
 
     bare_start = Statement("bare_start", start_sql(READY_RUN_SQL, "SELECT %(task)s::uuid"))
     bare_update = Statement("bare_update", update_sql("SELECT %(run)s::uuid", "SELECT %(task)s::uuid"))

@@ -111,7 +111,7 @@ def build(name, folders, pages_per_folder, lines_per_page, run):
 def corpora(args, run):
     """The indexed and the plain corpus, built if missing; the first indexed (timed)."""
     from documents.models import Corpus, ElementType, SearchEntry
-    from documents.search import reindex_corpus
+    from documents.services.search import reindex_corpus
     from tests.sample_data import sizes_for
 
     folders, pages_per_folder, lines_per_page = sizes_for(args.elements)

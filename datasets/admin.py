@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from arkindex.admin_tools import IdSearchMixin, RecordAdminMixin
-from datasets.exports import export_download_url
 from datasets.models import CorpusExport, CorpusExportState, Dataset, DatasetElement, DatasetSet, ProcessSet
+from datasets.services.exports import export_download_url
 
 
 class DatasetSetInline(admin.TabularInline):

@@ -6,4 +6,5 @@ class DatasetsConfig(AppConfig):
 
     def ready(self):
         # Registers what deleting a corpus, elements or a process does to datasets, and the start checks.
-        from datasets import exports, jobs, process_sets, services  # noqa: F401
+        from datasets import jobs, services  # noqa: F401
+        from datasets.services import exports, process_sets  # noqa: F401

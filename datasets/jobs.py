@@ -7,8 +7,8 @@ import logging
 from django.dispatch import receiver
 
 from arkindex.jobs import job_failed
-from datasets import exports
 from datasets.models import CorpusExport
+from datasets.services import exports
 
 logger = logging.getLogger(__name__)
 

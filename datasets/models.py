@@ -167,7 +167,7 @@ EXPORT_TRANSITIONS = Transitions(
 
 class CorpusExport(IndexableModel):
     """
-    An SQLite export of a corpus, or of one of its datasets (`datasets.exports` builds it). Its file
+    An SQLite export of a corpus, or of one of its datasets (`datasets.services.exports` builds it). Its file
     lives in the file storage at `storage_key` once the export is done. At most one export per
     corpus and dataset (or whole corpus) is created or running at a time: the database enforces it.
     """

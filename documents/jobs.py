@@ -10,8 +10,9 @@ from django.dispatch import receiver
 
 from arkindex.jobs import job_failed
 from arkindex.models import Job
-from documents import search, services
+from documents import services
 from documents.models import Corpus
+from documents.services import search
 
 
 def corpus_delete(corpus_id):

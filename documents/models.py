@@ -478,7 +478,7 @@ def _search_link(model, **kwargs):
 
 class SearchEntry(models.Model):
     """
-    One text of an indexed element, as SearchCorpus finds it (`documents.search`): the name of an
+    One text of an indexed element, as SearchCorpus finds it (`documents.services.search`): the name of an
     element of an indexable type (`parent` and `element` are then the same), or a transcription or
     metadata value of that element or of one of its descendants (`element` holds it). The database
     writes these rows itself, from triggers on the tables of the texts, and deletes them with what

@@ -35,8 +35,8 @@ from rest_framework.settings import api_settings
 from arkindex.prepared import Statement
 from ponos.authentication import ACTIVE_TASK_STATES
 from ponos.models import Task
-from processes import activities
 from processes.models import ActivityState, Process
+from processes.services import activities
 from users.models import User
 
 logger = logging.getLogger(__name__)

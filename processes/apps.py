@@ -5,5 +5,5 @@ class ProcessesConfig(AppConfig):
     name = "processes"
 
     def ready(self):
-        from processes import activities, deletion, file_imports, jobs  # noqa: F401
-        from processes.services import worker_runs  # noqa: F401
+        from processes import jobs  # noqa: F401
+        from processes.services import activities, deletion, file_imports, worker_runs  # noqa: F401

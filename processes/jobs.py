@@ -9,9 +9,9 @@ import uuid
 from django.dispatch import receiver
 
 from arkindex.jobs import job_failed
-from processes import activities, services
+from processes import services
 from processes.models import Process
-from processes.services import results
+from processes.services import activities, results
 
 
 def initialise_activities(process_id, reset=False):

@@ -290,7 +290,7 @@ class WorkerActivity(models.Model):
     started, then processed or error (an element in error may be started again).
 
     A process holds one row per worker run and element, hundreds of thousands of them: rows are
-    created by one `INSERT … SELECT` per worker run (`processes.activities`), never one by one, and
+    created by one `INSERT … SELECT` per worker run (`processes.services.activities`), never one by one, and
     the key is a bigint identity rather than a UUID, cheaper to generate, store and index, and
     increasing, so that the queue hands out elements in the order they were inserted. Activities are
     never addressed by their own id: the API names them by (worker run, element).

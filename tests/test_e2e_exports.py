@@ -16,8 +16,9 @@ import time
 import pytest
 from django.db import connection
 
-from datasets import exports, services
+from datasets import services
 from datasets.models import CorpusExport, CorpusExportState
+from datasets.services import exports
 from documents import services as documents_services
 from documents.models import Transcription
 from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory

@@ -1,5 +1,5 @@
 """
-SQLite exports of a corpus or of one of its datasets (`datasets.exports`).
+SQLite exports of a corpus or of one of its datasets (`datasets.services.exports`).
 
 Rights are the corpus's: guests (anyone, on a public corpus) list and download exports,
 contributors start them, and an export is deleted by a corpus admin or by its contributor author.
@@ -17,9 +17,9 @@ from rest_framework.response import Response
 
 from arkindex.api.exceptions import Conflict
 from arkindex.api.params import QueryParameters, QueryUUIDField
-from datasets import exports
 from datasets.api.export_serializers import CorpusExportCreateSerializer, CorpusExportSerializer
 from datasets.models import CorpusExport, CorpusExportState, Dataset
+from datasets.services import exports
 from documents.selectors import check_corpus_level, corpus_level_subquery, get_corpus
 from users.models import Role
 

@@ -6,10 +6,10 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from datasets import process_sets
 from datasets.api.serializers import DatasetSerializer
 from datasets.models import ProcessSet
-from processes.services import process_for_user
+from datasets.services import process_sets
+from processes.selectors import process_for_user
 from users.models import Role
 
 TAGS = ["processes"]

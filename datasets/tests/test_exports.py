@@ -25,9 +25,10 @@ from rq import SimpleWorker, Worker
 from arkindex import storage
 from arkindex.jobs import rq_job_id
 from arkindex.models import Job
-from datasets import exports, jobs
+from datasets import jobs
 from datasets.export_schema import EXPORT_VERSION, SCHEMA
 from datasets.models import CorpusExport, CorpusExportState
+from datasets.services import exports
 from datasets.tests.conftest import add
 from documents import services as documents_services
 from documents.models import (

@@ -8,8 +8,8 @@ from django.contrib import admin, messages
 from rest_framework.exceptions import APIException
 
 from arkindex.admin_tools import IdSearchMixin
-from documents import datafiles
 from documents.models import DataFile
+from documents.services import datafiles
 
 
 @admin.register(DataFile)

@@ -1,4 +1,4 @@
-"""Shapes of data files (see `documents.datafiles`): serialising one runs no query."""
+"""Shapes of data files (see `documents.services.datafiles`): serialising one runs no query."""
 
 import re
 
@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arkindex.api.params import BIGINT_MAX
-from documents import datafiles
 from documents.api.serializers import writable_corpus
 from documents.models import DataFile, ImageStatus
+from documents.services import datafiles
 from users.models import Role
 
 # type/subtype, with optional parameters: what a Content-Type header holds.

@@ -1,5 +1,5 @@
 """
-Data files (see `documents.datafiles`): create one (CreateDataFile), then upload its content with
+Data files (see `documents.services.datafiles`): create one (CreateDataFile), then upload its content with
 the multipart operations (`object_type: data_file`); read one, list those of a corpus, delete one.
 """
 
@@ -9,10 +9,10 @@ from rest_framework import permissions, status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
-from documents import datafiles
 from documents.api.datafile_serializers import DataFileCreateSerializer, DataFileSerializer
 from documents.models import DataFile
 from documents.selectors import get_corpus
+from documents.services import datafiles
 from users.models import Role
 
 TAGS = ["files"]

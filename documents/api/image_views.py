@@ -1,5 +1,5 @@
 """
-IIIF images (see `documents.images`): register one by URL (CreateIIIFURL), read one
+IIIF images (see `documents.services.images`): register one by URL (CreateIIIFURL), read one
 (RetrieveImage), check one against its IIIF server (PartialUpdateImage with `status: checked`).
 
 Images belong to no corpus: any signed-in person or task may register, read and check them. A
@@ -12,10 +12,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from documents import images
 from documents.api.image_serializers import IIIFURLCreateSerializer, ImageCheckSerializer
 from documents.api.serializers import ImageSerializer
 from documents.models import Image
+from documents.services import images
 
 TAGS = ["images"]
 

@@ -1,4 +1,4 @@
-"""The parameters and results of SearchCorpus (`documents.search`)."""
+"""The parameters and results of SearchCorpus (`documents.services.search`)."""
 
 import math
 
@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from arkindex.api.params import QueryBooleanField, QueryParameters, UUIDOrFalseField
 from documents.models import SearchSource
-from documents.search import has_words
+from documents.services.search import has_words
 
 SORTS = ("relevance", "element_name")
 

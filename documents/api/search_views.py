@@ -1,5 +1,5 @@
 """
-SearchCorpus: the texts of a corpus's indexed elements matching a query (`documents.search`), with
+SearchCorpus: the texts of a corpus's indexed elements matching a query (`documents.services.search`), with
 facets to narrow it down. Guests of the corpus search it; a corpus that is not indexable answers
 400, since nothing of it is indexed. Three queries whatever the page: the corpus with the caller's
 level, the facets (whose counts also give the total), the page.
@@ -18,8 +18,8 @@ from documents.api.search_serializers import (
     SearchResponseSerializer,
     SearchResultSerializer,
 )
-from documents.search import facets, page_of, ranked, search_entries
 from documents.selectors import get_corpus
+from documents.services.search import facets, page_of, ranked, search_entries
 from users.models import Role
 
 

@@ -16,7 +16,7 @@ from arkindex.models import Job
 from documents import services
 from documents.jobs import corpus_reindex
 from documents.models import Corpus, ElementType, MetaData, SearchEntry, Transcription
-from documents.search import reindex_corpus
+from documents.services.search import reindex_corpus
 from documents.tests.factories import CorpusFactory
 from ponos.tests.factories import TaskFactory
 from processes.models import WorkerRun

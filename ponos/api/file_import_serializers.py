@@ -1,10 +1,10 @@
-"""Body and response of CreateFilesProcess (see `processes.file_imports`)."""
+"""Body and response of CreateFilesProcess (see `processes.services.file_imports`)."""
 
 from rest_framework import serializers
 
 from ponos.api.serializers import ProcessRunSerializer
-from processes.file_imports import MAX_FILES
 from processes.models import ProcessMode
+from processes.services.file_imports import MAX_FILES
 
 
 class FilesProcessCreateSerializer(serializers.Serializer):

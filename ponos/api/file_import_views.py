@@ -1,5 +1,5 @@
 """
-API of file imports (see `processes.file_imports`): a person creates one, which starts at once
+API of file imports (see `processes.services.file_imports`): a person creates one, which starts at once
 (CreateFilesProcess). Its task reads its data files with RetrieveDataFile and creates pages with
 CreateIIIFURL and CreateElement, with its own token: no endpoint of its own.
 """
@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from ponos import services
 from ponos.api.file_import_serializers import FilesProcessCreateSerializer, FilesProcessSerializer
-from processes.file_imports import files_process_create
+from processes.services.file_imports import files_process_create
 
 
 @extend_schema(tags=["processes"])

@@ -27,7 +27,7 @@ from ponos.api.repository_serializers import (
 from ponos.api.secret_views import SecretUnreadable
 from ponos.services import repositories as repository_services
 from processes.models import Process, ProcessMode, ProcessState, process_state
-from processes.services import process_for_user
+from processes.selectors import process_for_user
 from users.callers import calling_task
 from users.models import Role
 from users.rights import filter_rights

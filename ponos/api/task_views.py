@@ -42,7 +42,7 @@ from ponos.api.task_serializers import (
 )
 from ponos.models import Artifact, Task
 from ponos.services import tasks as task_services
-from processes.services import process_for_user, processes_with_level
+from processes.selectors import process_for_user, processes_with_level
 from users.callers import calling_task
 from users.models import Role
 

@@ -16,7 +16,7 @@ from ponos.api.serializers import (
     ProcessTasksParameters,
     ProcessTaskStatusSerializer,
 )
-from processes.services import process_for_user
+from processes.selectors import process_for_user
 from users.models import Role
 
 TAGS = ["processes"]

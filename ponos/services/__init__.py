@@ -60,10 +60,10 @@ from arkindex.transitions import Transitions
 from documents.models import ElementType
 from ponos.emails import enqueue_process_finished_email
 from ponos.models import FINAL_TASK_STATES, Farm, Task, TaskState
-from processes.activities import release_task_activities
-from processes.file_imports import FILE_IMPORT_MODES, import_file_ids
 from processes.models import FINAL_PROCESS_STATES, ActivityState, Process, ProcessMode, process_state
 from processes.services import check_not_being_deleted
+from processes.services.activities import release_task_activities
+from processes.services.file_imports import FILE_IMPORT_MODES, import_file_ids
 from processes.services.starting import order_worker_runs, start_errors, start_worker_runs
 from workers.models import FeatureUsage
 

@@ -1,5 +1,5 @@
 """
-The task of a file import (modes `files` and `iiif`, see `processes.file_imports`), run by an agent
+The task of a file import (modes `files` and `iiif`, see `processes.services.file_imports`), run by an agent
 like any task (console script `arkindex-file-import`). With its own task token, which acts as the
 process's creator, it reads each data file named in its environment (RetrieveDataFile gives a
 signed download URL, `s3_url`, to file and IIIF imports alike), downloads it, and for each IIIF

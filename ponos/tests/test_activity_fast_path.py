@@ -25,8 +25,8 @@ from ponos import activity_fast_path
 from ponos.activity_fast_path import START, TaskActivityFastPath, with_fast_paths
 from ponos.models import Task, TaskState
 from ponos.tests.factories import TaskFactory
-from processes import activities
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
+from processes.services import activities
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
     elements,

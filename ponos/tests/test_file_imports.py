@@ -17,8 +17,8 @@ from documents.tests.factories import CorpusFactory, ElementFactory, ElementType
 from ponos import services
 from ponos.models import Farm, Task, TaskState
 from processes import services as process_services
-from processes.file_imports import NO_IMAGE_SERVER
 from processes.models import Process, ProcessMode
+from processes.services.file_imports import NO_IMAGE_SERVER
 from processes.tests.factories import ProcessFactory
 from tests.tokens import token_client
 from users.models import Role

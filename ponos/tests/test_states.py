@@ -13,8 +13,8 @@ from documents import services as documents_services
 from ponos import services
 from ponos.deletion import delete_process_tasks
 from ponos.models import Artifact, Task, TaskState
-from processes.activities import activities_initialise
 from processes.models import Process
+from processes.services.activities import activities_initialise
 from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
     elements,

@@ -3,7 +3,7 @@ API of worker activities: a task takes the next element of its worker run's queu
 (StartWorkerActivity), reports what became of an element (UpdateWorkerActivity), and anyone who
 reads the process follows the progress of each worker run (ListProcessActivityStats).
 
-The rules and the SQL are in `processes.activities`; views resolve who calls (a task with its
+The rules and the SQL are in `processes.services.activities`; views resolve who calls (a task with its
 `Ponos` token, or a person with their level on the process's corpus) and translate refusals.
 
 Served by `arkindex.wsgi`, a task's successful StartWorkerActivity, and UpdateWorkerActivity for its
@@ -20,14 +20,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from processes import activities, services
+from processes import selectors
 from processes.api.activity_serializers import (
     ActivityStatisticsSerializer,
     StartedElementSerializer,
     UpdateWorkerActivitySerializer,
 )
 from processes.models import Process
-from processes.services import process_for_user
+from processes.selectors import process_for_user
+from processes.services import activities
 from users.callers import calling_task
 from users.models import Role
 
@@ -126,7 +127,7 @@ class UpdateWorkerActivity(GenericAPIView):
             else:
                 # The process first: nothing is said of the runs of a process the caller cannot see
                 # (a task sees its own process only).
-                process = services.process_for_user(request.user, data["process_id"], Role.CONTRIBUTOR)
+                process = selectors.process_for_user(request.user, data["process_id"], Role.CONTRIBUTOR)
                 run = activities.find_reporting_run(run_or_version_id=kwargs["pk"], process_id=process.id)
                 run_id, process = run.id, run.process
             if process.id != data["process_id"]:

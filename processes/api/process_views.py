@@ -2,7 +2,7 @@
 API of processes: create one on a corpus, list, read, configure and delete them, and list the
 elements a process runs on.
 
-Rights are the corpus's (`services.processes_with_level`): guests read, contributors create and
+Rights are the corpus's (`selectors.processes_with_level`): guests read, contributors create and
 configure, admins (or the creator, while a contributor) delete. A hidden process answers 404, a
 readable one the user may not change 403, a change its state forbids 409 (a started process only
 lets its name change; a running one is not deleted). A task calling with its `Ponos` token reads
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from arkindex.api.pagination import CountCursorPagination
 from documents.selectors import get_corpus
-from processes import services
+from processes import selectors, services
 from processes.api.process_filters import ProcessFilterSet
 from processes.api.process_serializers import (
     ProcessCreateSerializer,
@@ -45,11 +45,11 @@ WITHOUT_ELEMENTS = {
 
 def detailed_processes(user):
     """Processes with everything `ProcessSerializer` shows, in the same query."""
-    queryset = services.processes_with_level(user).select_related(*PROCESS_RELATIONS).with_state()
+    queryset = selectors.processes_with_level(user).select_related(*PROCESS_RELATIONS).with_state()
     # The data files of a file import, in the order of their links: no query of their own.
     file_links = Process.files.through.objects.filter(process_id=OuterRef("pk")).order_by("id")
     queryset = queryset.annotate(file_ids=ArraySubquery(file_links.values("datafile_id")))
-    return services.with_element_list(queryset)
+    return selectors.with_element_list(queryset)
 
 
 @extend_schema(tags=TAGS)
@@ -70,7 +70,7 @@ class ProcessList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Process.objects.none()
-        queryset = services.listable_processes(self.request.user)
+        queryset = selectors.listable_processes(self.request.user)
         return queryset.select_related("creator").with_state().order_by("-created", "-id")
 
 
@@ -105,7 +105,7 @@ class ProcessDetails(GenericAPIView):
     serializer_class = ProcessSerializer
 
     def get_process(self, level=Role.GUEST):
-        return services.process_for_user(
+        return selectors.process_for_user(
             self.request.user, self.kwargs["pk"], level, queryset=detailed_processes(self.request.user)
         )
 
@@ -172,8 +172,8 @@ class ProcessElementList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Process.objects.none()
-        queryset = services.with_element_list(services.processes_with_level(self.request.user))
-        process = services.process_for_user(self.request.user, self.kwargs["pk"], queryset=queryset)
+        queryset = selectors.with_element_list(selectors.processes_with_level(self.request.user))
+        process = selectors.process_for_user(self.request.user, self.kwargs["pk"], queryset=queryset)
         if process.corpus_id is None:
             raise ValidationError({"process": ["This process has no corpus, hence no elements to list."]})
         if process.mode in WITHOUT_ELEMENTS:

@@ -1,7 +1,7 @@
 """
 API of worker runs: the configuration table of processes and templates, a user's own worker runs,
 and what a worker reads about the run it executes. Views resolve the process and the user's level
-on it (`services.process_for_user`), then hand the rules to `processes.services.worker_runs`.
+on it (`selectors.process_for_user`), then hand the rules to `processes.services.worker_runs`.
 
 A task calling with its `Ponos` token acts as its process's creator narrowed to its own process
 (`users.callers`): it reads the worker runs of that process only, and never changes a configuration
@@ -17,7 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from documents.selectors import get_corpus
-from processes import services
+from processes import selectors, services
 from processes.api.serializers import (
     ApplyProcessTemplateSerializer,
     ProcessTemplateCreateSerializer,
@@ -129,7 +129,7 @@ class ProcessWorkerRuns(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WorkerRun.objects.none()
-        process = services.process_for_user(self.request.user, self.kwargs["pk"], Role.GUEST)
+        process = selectors.process_for_user(self.request.user, self.kwargs["pk"], Role.GUEST)
         return detailed_runs(WorkerRun.objects.filter(process=process)).order_by("created", "id")
 
     @extend_schema(operation_id="ListWorkerRuns")
@@ -151,7 +151,7 @@ class ProcessWorkerRuns(ListCreateAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        process = services.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR, action="configure it")
+        process = selectors.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR, action="configure it")
         serializer = WorkerRunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -175,12 +175,12 @@ class WorkerRunDetails(RetrieveAPIView):
     serializer_class = WorkerRunSerializer
 
     def get_queryset(self):
-        return detailed_runs(services.readable_worker_runs(self.request.user))
+        return detailed_runs(selectors.readable_worker_runs(self.request.user))
 
     def get_run_to_change(self):
         """The run, 404 when hidden, 403 unless the user is a contributor of its process."""
         run = self.get_object()
-        run.process = services.process_for_user(
+        run.process = selectors.process_for_user(
             self.request.user, run.process_id, Role.CONTRIBUTOR, action="configure it"
         )
         return run
@@ -258,7 +258,7 @@ class WorkerRunConfiguration(RetrieveAPIView):
     serializer_class = RuntimeConfigurationSerializer
 
     def get_queryset(self):
-        return services.readable_worker_runs(self.request.user).select_related("version", "configuration")
+        return selectors.readable_worker_runs(self.request.user).select_related("version", "configuration")
 
     @extend_schema(operation_id="RetrieveWorkerRunConfiguration")
     def get(self, request, *args, **kwargs):
@@ -290,7 +290,7 @@ class ProcessTemplateList(ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Process.objects.none()
         return (
-            services.processes_with_level(self.request.user)
+            selectors.processes_with_level(self.request.user)
             .filter(mode=ProcessMode.Template)
             .select_related("creator")
             .with_state()
@@ -318,7 +318,7 @@ class ProcessTemplateCreate(GenericAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        process = services.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR)
+        process = selectors.process_for_user(request.user, kwargs["pk"], Role.CONTRIBUTOR)
         serializer = ProcessTemplateCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         template = worker_runs.template_create(
@@ -345,13 +345,13 @@ class ProcessTemplateApply(GenericAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        template = services.process_for_user(request.user, kwargs["pk"], Role.GUEST)
+        template = selectors.process_for_user(request.user, kwargs["pk"], Role.GUEST)
         serializer = ApplyProcessTemplateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         process_id = serializer.validated_data["process_id"]
-        queryset = services.processes_with_level(request.user).select_related("creator")
+        queryset = selectors.processes_with_level(request.user).select_related("creator")
         try:
-            process = services.process_for_user(request.user, process_id, Role.CONTRIBUTOR, queryset=queryset)
+            process = selectors.process_for_user(request.user, process_id, Role.CONTRIBUTOR, queryset=queryset)
         except NotFound:
             raise ValidationError({"process_id": [f"No process {process_id} that you can see."]}) from None
         process = worker_runs.template_apply(user=request.user, template=template, process=process)

@@ -13,21 +13,19 @@ import logging
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Q
 from django.db.models.functions import Now
 from rest_framework.exceptions import NotFound, ValidationError
 
 from arkindex.api.exceptions import Conflict
 from arkindex.jobs import enqueue_job
-from documents.models import Corpus, Element, ElementPath, ElementType, Selection
-from documents.selectors import corpus_level_subquery
-from processes.deletion import PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
+from documents.models import Element, ElementPath, ElementType, Selection
 from processes.models import ActivityState, Process, ProcessMode, WorkerRun
 from processes.services import worker_runs
+from processes.services.deletion import PROCESS_ELEMENTS, PROCESSES, WORKER_RUNS
 from processes.signals import process_deleting
-from users.callers import task_scope_of
 from users.models import Role
-from users.rights import check_level, filter_rights
+from users.rights import filter_rights
 
 logger = logging.getLogger(__name__)
 
@@ -44,65 +42,6 @@ def local_process(user):
     except IntegrityError:
         # Created by a concurrent request between the lookup and the insert.
         return Process.objects.get(creator=user, mode=ProcessMode.Local)
-
-
-def readable_worker_runs(user):
-    """
-    Worker runs `user` may read: their own user worker runs, and the worker runs of processes on
-    corpora they can read. User worker runs are personal: nobody else sees them through the API,
-    instance administrators included (they have the Django admin).
-    """
-    if not user.is_authenticated:
-        return WorkerRun.objects.none()
-    scope = task_scope_of(user)
-    if scope is not None:
-        # A task reads the worker runs of its own process only.
-        return WorkerRun.objects.filter(process_id=scope.process_id)
-    own = Q(process__mode=ProcessMode.Local, process__creator=user)
-    corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
-    shared = Q(process__corpus__in=corpora) & ~Q(process__mode=ProcessMode.Local)
-    return WorkerRun.objects.filter(own | shared)
-
-
-# Processes without a corpus (repository imports) or personal ones belong to their creator alone.
-PERSONAL_MODES = (ProcessMode.Local, ProcessMode.Repository)
-
-
-def processes_with_level(user):
-    """
-    Processes `user` can see, annotated with `level`: their level on the process's corpus, or
-    admin on their own processes of a personal mode. A user's local process is never listed for
-    anyone else, instance administrators included.
-    """
-    if not user.is_authenticated:
-        return Process.objects.none()
-    queryset = Process.objects.filter(deleting__isnull=True)
-    scope = task_scope_of(user)
-    if scope is not None:
-        # A task sees its own process only, with its creator's level on it.
-        queryset = queryset.filter(pk=scope.process_id)
-    personal = Q(mode__in=PERSONAL_MODES)
-    own_level = Value(Role.ADMIN.value)
-    queryset = queryset.annotate(
-        level=Case(
-            When(personal & Q(creator=user), then=own_level),
-            When(personal, then=Value(Role.ADMIN.value if user.is_admin else 0)),
-            default=corpus_level_subquery(user, "corpus_id"),
-            output_field=IntegerField(),
-        )
-    )
-    return queryset.filter(level__gte=Role.GUEST).exclude(Q(mode=ProcessMode.Local) & ~Q(creator=user))
-
-
-def process_for_user(user, process_id, level=Role.GUEST, queryset=None, action="do this"):
-    """
-    The process `process_id` if `user` can see it, else 404; 403 when they can see it but their
-    level is below `level`. `queryset` (built on `processes_with_level`) adds what the caller needs.
-    """
-    queryset = processes_with_level(user) if queryset is None else queryset
-    process = queryset.filter(pk=process_id).first()
-    check_level(getattr(process, "level", 0), level, what=f"Process {process_id}", holder="its corpus", action=action)
-    return process
 
 
 def create_user_worker_run(user, *, version_id, model_version_id=None, configuration_id=None):
@@ -187,31 +126,6 @@ def process_elements(process):
     if process.name_contains:
         queryset = queryset.filter(name__icontains=process.name_contains)
     return queryset
-
-
-def with_element_list(queryset):
-    """Annotate `has_element_list` on processes, for `process_elements` to skip a query."""
-    through = Process.elements.through.objects.filter(process_id=OuterRef("pk"))
-    return queryset.annotate(has_element_list=Exists(through))
-
-
-def listable_processes(user):
-    """
-    The processes `user` sees in `ListProcesses`: those of the corpora they can read, their own
-    personal ones, and for instance administrators the other users' repository processes too (never
-    another user's local process). The same set as `processes_with_level`, but the corpora are
-    one `IN (subquery)` on the readable corpora instead of a level computed for each process row,
-    which PostgreSQL turns into a semi-join served by the (corpus, -created) index.
-    """
-    if not user.is_authenticated:
-        return Process.objects.none()
-    own_personal = Q(mode__in=PERSONAL_MODES, creator=user)
-    if user.is_admin:
-        visible = ~Q(mode=ProcessMode.Local) | Q(creator=user)
-    else:
-        corpora = filter_rights(user, Corpus.objects.all(), Role.GUEST).values("id")
-        visible = (Q(corpus_id__in=corpora) & ~Q(mode__in=PERSONAL_MODES)) | own_personal
-    return Process.objects.filter(visible, deleting__isnull=True)
 
 
 # Process configuration
@@ -557,7 +471,7 @@ def process_destroy(*, process, user=None):
 def process_delete(*, process_id):
     """
     Delete a process in one transaction: first what other apps attach to it (the hooks of
-    `processes.deletion`: tasks, activities…), then its explicit element list, its worker runs,
+    `processes.services.deletion`: tasks, activities…), then its explicit element list, its worker runs,
     the link from the processes made from it as a template, and the process. Foreign keys are checked
     before the end, so that anything still pointing at it rolls the whole deletion back instead of
     leaving half a process. Idempotent: a process already gone is not an error. Returns whether

@@ -11,9 +11,9 @@ Starting itself (the tasks, the scheduler) belongs to `ponos.services`, which ca
 this app never imports the scheduler.
 """
 
-from processes.file_imports import FILE_IMPORT_MODES, file_import_errors
 from processes.models import ProcessMode, WorkerRun
 from processes.services import process_elements
+from processes.services.file_imports import FILE_IMPORT_MODES, file_import_errors
 from workers.configuration import missing_required_fields
 from workers.models import FeatureUsage, ModelVersionState, WorkerVersionState
 
@@ -112,7 +112,7 @@ def start_errors(process, worker_runs=None):
 
     - `mode`, `corpus`: a process of another mode than workers, dataset or a file import, or
       without a corpus;
-    - for a file import, what `processes.file_imports.file_import_errors` says, and nothing else;
+    - for a file import, what `processes.services.file_imports.file_import_errors` says, and nothing else;
     - `worker_runs`: a list when the process has none, else `{worker run id: [messages]}` (see
       `worker_run_errors`; plus parents that are unknown or form a cycle);
     - `elements`: a workers process whose element filters select nothing;

@@ -12,7 +12,7 @@ A template is a process of mode template holding only a configuration table: cre
 workers or dataset process, applied onto another one, both by copying worker runs with their
 parents remapped to the copies, in one transaction with bulk inserts.
 
-Callers resolve the processes and the user's level on them (`services.process_for_user`); this
+Callers resolve the processes and the user's level on them (`selectors.process_for_user`); this
 module checks everything else. Creations and changes of one process's table lock the process row,
 so that concurrent requests cannot both pass the uniqueness check, nor add a run to a process that
 is starting at the same moment.

@@ -20,8 +20,8 @@ from documents.tests.factories import CorpusFactory, ElementFactory
 from ponos.models import Task, TaskState
 from ponos.services import set_task_state
 from ponos.tests.factories import TaskFactory
-from processes import activities
 from processes.models import ActivityState, Process, ProcessMode, WorkerActivity, WorkerActivityState
+from processes.services import activities
 from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,

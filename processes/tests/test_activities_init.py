@@ -16,8 +16,9 @@ from arkindex.models import Job, JobState
 from documents import services as documents_services
 from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from ponos.services import enqueue_initialise_activities
-from processes import activities, jobs
+from processes import jobs
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
+from processes.services import activities
 from processes.tests.factories import ProcessFactory, make_run
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,

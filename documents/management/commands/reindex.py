@@ -3,7 +3,7 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 
 from documents.models import Corpus
-from documents.search import reindex_corpus
+from documents.services.search import reindex_corpus
 
 
 class Command(BaseCommand):

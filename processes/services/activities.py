@@ -131,7 +131,7 @@ def release_task_activities(*, task_id, reason):
     return released
 
 
-# Deletion hooks: run inside the deletion's transaction (see `processes.deletion` and
+# Deletion hooks: run inside the deletion's transaction (see `processes.services.deletion` and
 # `documents.services`). A corpus's deletion runs the process hook for each of its processes; a
 # process only has activities on elements of its own corpus.
 
