@@ -208,21 +208,41 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
         parameters=[TranscriptionListParameters],
     )
 )
-class TranscriptionList(ListAPIView):
-    """Transcriptions of an element, or of it and its descendants (guests)."""
+class ElementResultList(ListAPIView):
+    """
+    The results of one kind (`model`) on an element, or on it and its descendants with `recursive`,
+    kept by the provenance filters of `parameters`, in the order they were made (guests).
+    """
 
-    serializer_class = TranscriptionListSerializer
+    model = None
+    parameters = None
+    related = ("worker_run",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return Transcription.objects.none()
-        params, provenance = TranscriptionListParameters.parse_with_provenance(self.request)
+            return self.model.objects.none()
+        params, provenance = self.parameters.parse_with_provenance(self.request)
         element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
-        queryset = Transcription.objects.filter(element_and_descendants(element, params["recursive"]))
+        queryset = self.filter(self.model.objects.filter(element_and_descendants(element, params["recursive"])), params)
+        queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
+        return queryset.select_related(*self.related).order_by("created", "id")
+
+    def filter(self, queryset, params):
+        return queryset
+
+
+class TranscriptionList(ElementResultList):
+    """Transcriptions of an element, or of it and its descendants (guests)."""
+
+    serializer_class = TranscriptionListSerializer
+    model = Transcription
+    parameters = TranscriptionListParameters
+    related = ("worker_run", "element__type")
+
+    def filter(self, queryset, params):
         if params.get("element_type"):
             queryset = queryset.filter(element__type__slug=params["element_type"])
-        queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
-        return queryset.select_related("worker_run", "element__type").order_by("created", "id")
+        return queryset
 
 
 # ML classes
@@ -382,19 +402,13 @@ class ClassificationReject(GenericAPIView):
         parameters=[ClassificationListParameters],
     )
 )
-class ElementClassificationList(ListAPIView):
+class ElementClassificationList(ElementResultList):
     """Classifications of an element, or of it and its descendants, in the order they were made (guests)."""
 
     serializer_class = ClassificationListSerializer
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Classification.objects.none()
-        params, provenance = ClassificationListParameters.parse_with_provenance(self.request)
-        element = get_element(self.request.user, self.kwargs["id"], Role.GUEST, provenance=provenance)
-        queryset = Classification.objects.filter(element_and_descendants(element, params["recursive"]))
-        queryset = provenance.filter(queryset, getattr(element, "provenance_runs", None))
-        return queryset.select_related("ml_class", "worker_run", "moderator").order_by("created", "id")
+    model = Classification
+    parameters = ClassificationListParameters
+    related = ("ml_class", "worker_run", "moderator")
 
 
 # Metadata

@@ -57,19 +57,8 @@ class AgentAdmin(IdSearchMixin, admin.ModelAdmin):
         "created",
         "updated",
     )
-    readonly_fields = (
-        "id",
-        "farm",
-        "hostname",
-        "pid",
-        "executor",
-        "concurrency",
-        "cpu_cores",
-        "ram_total",
-        "last_ping",
-        "created",
-        "updated",
-    )
+    # What the agent reports is its own; only stopping it is an admin's choice.
+    readonly_fields = tuple(field for field in fields if field != "stopped")
     inlines = (GPUInline,)
 
     def has_add_permission(self, request):
