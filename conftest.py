@@ -1,7 +1,5 @@
 """Fixtures shared by every app's tests."""
 
-import os
-
 import django_rq
 import pytest
 from rest_framework.test import APIClient
@@ -32,25 +30,6 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_collectionfinish(config, start_path, items):
     slow = sum(1 for item in items if is_slow(item))
     return f"fast tests first ({len(items) - slow}), then the slow ones ({slow})"
-
-
-@pytest.fixture(scope="session")
-def live_server(request):
-    """
-    pytest-django's live server, serving the application as `arkindex.wsgi` does: behind the
-    activity fast path, so that the clients and workers of end-to-end tests go through it.
-    """
-    from pytest_django.live_server_helper import LiveServer
-
-    from ponos.activity_fast_path import with_fast_paths
-
-    address = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
-    server = LiveServer(address, start=False)
-    static_handler = server.thread.static_handler
-    server.thread.static_handler = lambda application: with_fast_paths(static_handler(application))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -57,9 +57,9 @@ class EmbeddedPostgres:
         return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}{port}/{database}"
 
     def _create_database(self, info):
-        import psycopg2
+        import psycopg
 
-        connection = psycopg2.connect(host=str(info.socket_dir), port=info.port, user="postgres", dbname="postgres")
+        connection = psycopg.connect(host=str(info.socket_dir), port=info.port, user="postgres", dbname="postgres")
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:

@@ -1,5 +1,6 @@
 """
-What every request to the API goes through, before and after its view.
+What every request to the API goes through, before and after its view, and the middlewares of
+the admin's and the pages' requests that the API does without (`for_pages_only`).
 
 - A NUL character in the path or the query string (`%00`) is refused with a 400 naming the
   parameter: PostgreSQL stores NUL in no text, and no identifier or filter holds one.
@@ -10,8 +11,11 @@ What every request to the API goes through, before and after its view.
 """
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
 from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
+API_PREFIX = "/api/"
 NUL = "\x00"
 DRAIN_CHUNK = 64 * 1024
 
@@ -54,3 +58,31 @@ def finish_body(request, response):
         return
     while request.read(DRAIN_CHUNK):
         pass
+
+
+def for_pages_only(middleware_class):
+    """
+    `middleware_class` for the admin's and the pages' requests, skipped for the API's: its views
+    use no flash messages, and DRF checks CSRF itself for the requests authenticated by a session
+    (token and task requests need no CSRF check). Every hook of the middleware is skipped.
+    """
+
+    class PagesOnly(middleware_class):
+        def __call__(self, request):
+            if request.path_info.startswith(API_PREFIX):
+                return self.get_response(request)
+            return super().__call__(request)
+
+        def process_view(self, request, *args, **kwargs):
+            if request.path_info.startswith(API_PREFIX):
+                return None
+            return super().process_view(request, *args, **kwargs)
+
+    if not hasattr(middleware_class, "process_view"):
+        del PagesOnly.process_view
+    PagesOnly.__name__ = PagesOnly.__qualname__ = f"PagesOnly{middleware_class.__name__}"
+    return PagesOnly
+
+
+PagesOnlyCsrfViewMiddleware = for_pages_only(CsrfViewMiddleware)
+PagesOnlyMessageMiddleware = for_pages_only(MessageMiddleware)

@@ -62,14 +62,20 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/arkindex"),
         # Connections outlive requests (checked before reuse): opening one costs more than most
-        # requests, and the statements tasks run on every element are prepared once per connection.
+        # requests, and the statements tasks run on every element are prepared once per connection
+        # (`arkindex.prepared`).
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
-# Behind a transaction-pooling PgBouncer: neither server-side cursors nor prepared statements,
-# which belong to a session the pooler does not keep.
+# Behind a transaction-pooling PgBouncer: no server-side cursors, which belong to a session the
+# pooler does not keep. Protocol-level prepared statements follow (PgBouncer 1.21+ with
+# `max_prepared_statements`); DATABASE_PREPARED_STATEMENTS=false for a pooler that cannot.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+# Django's cursors bind on the client and never prepare; the threshold lets psycopg prepare what
+# `arkindex.prepared` runs (None turns preparing off on the connection).
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if DATABASE_PREPARED_STATEMENTS else None
 # While a query runs, PostgreSQL checks this often that its client is still connected: the statement
 # of a killed job worker stops within seconds instead of running on with its locks (PostgreSQL 14+).
 # Sent as a startup option, which a PgBouncer refuses unless told to ignore it: 0 sends nothing.
@@ -121,9 +127,10 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # The API does without the CSRF check of forms and flash messages (arkindex.middleware).
+    "arkindex.middleware.PagesOnlyCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "arkindex.middleware.PagesOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -332,8 +339,8 @@ IIIF_INFO_TIMEOUT = env_int("IIIF_INFO_TIMEOUT", 15)
 # Whether repositories may be `file://` URLs, folders on the agents' hosts: for development and tests only.
 REPOSITORIES_ALLOW_FILE_URLS = env_bool("REPOSITORIES_ALLOW_FILE_URLS", False)
 # URL of this API as the tasks reach it (from inside a container, the host's address may differ).
-# Successful StartWorkerActivity and UpdateWorkerActivity calls of tasks answered in front of Django
-# (see ponos.activity_fast_path); everything else, errors included, is Django's either way.
+# Successful StartWorkerActivity and UpdateWorkerActivity calls of tasks answered in one prepared
+# statement, without DRF's dispatch (see ponos.api.activity_views); errors are the API views' either way.
 ACTIVITY_FAST_PATH = env_bool("ACTIVITY_FAST_PATH", True)
 
 PONOS_API_URL = os.environ.get("PONOS_API_URL", PUBLIC_URL).rstrip("/")

@@ -7,6 +7,8 @@ from arkindex.api.job_views import JobDetails, JobList
 from arkindex.api.views import HealthCheck, OpenAPIView
 
 api_patterns = [
+    # First: tasks call these for every element, and URLs are matched in order.
+    path("", include("ponos.api.activity_urls")),
     path("openapi/", OpenAPIView.as_view(), name="openapi"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),

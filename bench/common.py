@@ -71,10 +71,10 @@ def setup_database():
 def ensure_database(url):
     """Create the benchmark database when it does not exist yet."""
     import dj_database_url
-    import psycopg2
+    import psycopg
 
     config = dj_database_url.parse(url)
-    server = psycopg2.connect(
+    server = psycopg.connect(
         dbname="postgres",
         user=config["USER"] or None,
         password=config["PASSWORD"] or None,

@@ -8,7 +8,7 @@ every other one is a 403 saying so.
 A token is valid only while its task runs: once the task ends, a leaked token opens nothing.
 
 Tasks call the API for every element they process, so the task, its process, the creator and the
-model of its worker run are read with one server-side prepared statement (`arkindex.prepared`),
+model of its worker run are read with one statement the driver prepares (`arkindex.prepared`),
 its text built once per server process, and turned into model instances with `Model.from_db`:
 compiling the equivalent queryset cost more than running it, and planning the join more than
 executing it.
@@ -105,7 +105,7 @@ def _task_statement():
             connection.ops.get_db_converters(field.cached_col) + field.get_db_converters(connection) for field in fields
         ]
         models.append((model, names, list(zip(fields, converters, strict=True))))
-    return Statement("ponos_task_by_token", sql), models
+    return Statement(sql), models
 
 
 def task_by_token(token):
@@ -114,8 +114,7 @@ def task_by_token(token):
     and model of its worker run as `model_version_id` and `model_id`, or None.
     """
     statement, models = _task_statement()
-    with connection.cursor() as cursor:
-        statement.execute(cursor, {"token": token})
+    with statement.execute({"token": token}) as cursor:
         row = cursor.fetchone()
     if row is None:
         return None

@@ -21,7 +21,7 @@ import threading
 import time
 
 import django_rq
-import psycopg2
+import psycopg
 import pytest
 from django.db import connection
 from rq import SimpleWorker
@@ -91,7 +91,7 @@ def test_killed_results_deletion_completes_after_a_new_worker(
     )
     # Another session holds one of the rows: the deletion waits on it in the middle of its DELETE.
     db = connection.settings_dict
-    blocker = psycopg2.connect(
+    blocker = psycopg.connect(
         host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
     )
     blocker.cursor().execute(

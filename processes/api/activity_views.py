@@ -6,8 +6,8 @@ reads the process follows the progress of each worker run (ListProcessActivitySt
 The rules and the SQL are in `processes.services.activities`; views resolve who calls (a task with its
 `Ponos` token, or a person with their level on the process's corpus) and translate refusals.
 
-Served by `arkindex.wsgi`, a task's successful StartWorkerActivity, and UpdateWorkerActivity for its
-own worker run, are answered in front of these views by `ponos.activity_fast_path`, with the same
+A task's successful StartWorkerActivity, and UpdateWorkerActivity for its own worker run, are
+answered before these views by `ponos.api.activity_views`, which routes both paths, with the same
 SQL (`start_sql`, `update_sql`) and the same answer; what changes here in a successful answer must
 change there too (its tests compare both answer for answer).
 """

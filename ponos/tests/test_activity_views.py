@@ -1,55 +1,69 @@
 """
-The activity fast path (`ponos.activity_fast_path`) against Django's own answers: a successful
+The activity calls of tasks (`ponos.api.activity_views`) against the API's views: a successful
 StartWorkerActivity or UpdateWorkerActivity of a task gets the same status, headers and body with
-one statement instead of Django's request handling; every other request reaches Django unchanged,
-body included, and gets Django's answer. Also its prepared statements (once per persistent
-connection, plain otherwise, prepared again when the server lost them) and the generic plan of
-the start statement.
+one statement instead of DRF's dispatch; every other request reaches the API's view, body
+included, and gets its answer. Both go through all of Django (URLconf, middlewares), so URL forms
+and security settings are Django's; the tests enumerate them. Also the statements' preparation by
+the driver (once per connection, none when turned off) and the generic plan of the start statement.
 """
 
 # ruff: noqa: F811 (pytest fixtures imported from processes.tests.start_fixtures)
 
 import io
 import json
-import logging
+import re
 from collections import namedtuple
 
+import psycopg
 import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from documents.models import Element
-from ponos import activity_fast_path
-from ponos.activity_fast_path import START, TaskActivityFastPath, with_fast_paths
+from ponos.api.activity_views import START
 from ponos.models import Task, TaskState
 from ponos.tests.factories import TaskFactory
 from processes.models import ActivityState, Process, WorkerActivity, WorkerActivityState
 from processes.services import activities
 from processes.tests.start_fixtures import (  # noqa: F401
     ELEMENT_COUNT,
+    START_URL,
+    committed_queue,
     elements,
     make_version,
     page_type,
     process,
     runs,
+    update_url,
 )
-from processes.tests.test_activities_api import START_URL, committed_queue, update_url
 from users.models import Token, User
 
 Answer = namedtuple("Answer", "status headers body")
 OTHER_PROCESS = "11111111-1111-4111-8111-111111111111"
 
 
+class Served:
+    """Django's WSGI application, with the tasks' shorter way on (`fast`) or off."""
+
+    def __init__(self, fast):
+        self.fast = fast
+        self.handler = WSGIHandler()
+
+    def __call__(self, environ, start_response):
+        with override_settings(ACTIVITY_FAST_PATH=self.fast):
+            return self.handler(environ, start_response)
+
+
 @pytest.fixture
 def django_app():
-    return WSGIHandler()
+    return Served(fast=False)
 
 
 @pytest.fixture
-def fast_app(django_app):
-    return TaskActivityFastPath(django_app)
+def fast_app():
+    return Served(fast=True)
 
 
 @pytest.fixture
@@ -204,8 +218,7 @@ def test_secure_requests_get_django_security_headers(ready, runs, call, settings
     settings.SECURE_HSTS_SECONDS = 3600
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     # Built after the settings change: Django's middlewares read them when they are created.
-    django_app = WSGIHandler()
-    fast_app = TaskActivityFastPath(django_app)
+    django_app, fast_app = Served(fast=False), Served(fast=True)
     task = make_task(ready, runs[0])
     fast = call(fast_app, "POST", START_URL, token=ponos(task), HTTP_X_FORWARDED_PROTO="https")
     slow = call(django_app, "POST", START_URL, token=ponos(task), HTTP_X_FORWARDED_PROTO="https")
@@ -322,32 +335,92 @@ def test_other_runs_of_the_process_reach_django_with_their_body(ready, runs, cal
     assert states(runs[1])[element] == WorkerActivityState.Started
 
 
-def test_cors_requests_reach_django(ready, runs, call, settings):
-    settings.CORS_ALLOWED_ORIGINS = ["https://front.example.com"]
+SECURITY_SETTINGS = {
+    "cors": {"CORS_ALLOWED_ORIGINS": ["https://front.example.com"]},
+    "ssl redirect": {"SECURE_SSL_REDIRECT": True},
+    "hsts": {"SECURE_HSTS_SECONDS": 60, "SECURE_HSTS_PRELOAD": True, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True},
+    "frames": {"X_FRAME_OPTIONS": "SAMEORIGIN"},
+    "no sniff off": {"SECURE_CONTENT_TYPE_NOSNIFF": False},
+    "referrer": {"SECURE_REFERRER_POLICY": "no-referrer"},
+    "opener": {"SECURE_CROSS_ORIGIN_OPENER_POLICY": "same-origin-allow-popups"},
+    "prepend www": {"PREPEND_WWW": True},
+    "user agents": {"DISALLOWED_USER_AGENTS": [re.compile("curl")]},
+}
+
+
+@pytest.mark.parametrize("overrides", SECURITY_SETTINGS.values(), ids=SECURITY_SETTINGS.keys())
+@pytest.mark.parametrize("kind", ["start", "update"])
+def test_security_settings_are_django_s(overrides, kind, ready, runs, call, settings):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    django_app, fast_app = Served(fast=False), Served(fast=True)
     task = make_task(ready, runs[0])
-    answer = call(
-        TaskActivityFastPath(WSGIHandler()),
-        "POST",
-        START_URL,
-        token=ponos(task),
-        HTTP_ORIGIN="https://front.example.com",
-    )
-    assert answer.status == 200
-    assert answer.headers["access-control-allow-origin"] == "https://front.example.com"
+    headers = {
+        "HTTP_ORIGIN": "https://front.example.com",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_USER_AGENT": "curl/8",
+    }
+    answers = []
+    for app in (fast_app, django_app):
+        if kind == "start":
+            answers.append(call(app, "POST", START_URL, token=ponos(task), **headers))
+        else:
+            element = queue(runs[0])[len(answers)]
+            WorkerActivity.objects.filter(worker_run=runs[0], element_id=element).update(state="started")
+            body = {"element_id": str(element), "process_id": str(ready.id), "state": "processed"}
+            answers.append(call(app, "PUT", update_url(runs[0].id), token=ponos(task), body=body, **headers))
+    fast, slow = answers
+    assert fast.status == slow.status
+    if kind == "start" and fast.status == 200:
+        # Each took its own element: the bodies differ by the element only.
+        assert json.loads(fast.body).keys() == json.loads(slow.body).keys()
+        assert without_length(fast.headers) == without_length(slow.headers)
+    else:
+        assert fast == slow
 
 
-def test_ssl_redirect_is_django_s(ready, runs, call, settings):
-    settings.SECURE_SSL_REDIRECT = True
-    answer = call(TaskActivityFastPath(WSGIHandler()), "POST", START_URL, token=ponos(make_task(ready, runs[0])))
-    assert answer.status == 301
-    assert not WorkerActivity.objects.exclude(state=WorkerActivityState.Queued).exists()
+URL_FORMS = {
+    "uppercase run": lambda run: update_url(run.id).replace(str(run.id), str(run.id).upper()),
+    "run without dashes": lambda run: update_url(run.id).replace(str(run.id), run.id.hex),
+    "run in braces": lambda run: update_url(run.id).replace(str(run.id), "{" + str(run.id) + "}"),
+    "update without trailing slash": lambda run: update_url(run.id).rstrip("/"),
+    "start without trailing slash": lambda run: START_URL.rstrip("/"),
+    "start with a double slash": lambda run: START_URL.replace("/process/", "//process/"),
+    "start in uppercase": lambda run: START_URL.upper(),
+}
 
 
-def test_setting_turns_it_off(django_app, settings):
-    settings.ACTIVITY_FAST_PATH = False
-    assert with_fast_paths(django_app) is django_app
-    settings.ACTIVITY_FAST_PATH = True
-    assert isinstance(with_fast_paths(django_app), TaskActivityFastPath)
+@pytest.mark.parametrize("form", URL_FORMS.values(), ids=URL_FORMS.keys())
+def test_url_forms_are_django_s(form, ready, runs, call, fast_app, django_app):
+    task = make_task(ready, runs[0])
+    path = form(runs[0])
+    method = "POST" if "start" in path else "PUT"
+    element = queue(runs[0])[0]
+    WorkerActivity.objects.filter(worker_run=runs[0], element_id=element).update(state="started")
+    body = {"element_id": str(element), "process_id": str(ready.id), "state": "processed"}
+    before = states(runs[0])
+    slow = call(django_app, method, path, token=ponos(task), body=body)
+    fast = call(fast_app, method, path, token=ponos(task), body=body)
+    assert slow.status >= 300, slow
+    assert fast == slow
+    assert states(runs[0]) == before
+
+
+def test_setting_turns_it_off(ready, runs, call, django_app):
+    task = make_task(ready, runs[0])
+    with CaptureQueriesContext(connection) as queries:
+        assert call(django_app, "POST", START_URL, token=ponos(task)).status == 200
+    # The API's view: the task by its token, the process's state, the activity.
+    assert len(queries) > 1
+
+
+def test_only_json_answers_take_the_short_way(ready, runs, call, fast_app, django_app):
+    task = make_task(ready, runs[0])
+    for accept, status in (("text/html", 406), ("application/json; q=1", 200), ("*/*", 200)):
+        fast = call(fast_app, "POST", START_URL, token=ponos(task), HTTP_ACCEPT=accept)
+        slow = call(django_app, "POST", START_URL, token=ponos(task), HTTP_ACCEPT=accept)
+        assert fast.status == slow.status == status
 
 
 # Prepared statements
@@ -359,97 +432,53 @@ def persistent_connection(monkeypatch):
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
 
 
-def statements(queries):
-    return [query["sql"].split()[0] for query in queries]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_prepared_once_per_connection(user, call, fast_app, persistent_connection):
-    process, run = committed_queue(user, 10)
-    task = make_task(process, run)
-    connection.close()
-    with CaptureQueriesContext(connection) as queries:
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries) == ["PREPARE", "EXECUTE", "EXECUTE"]
-    # A new connection holds no statement.
-    connection.close()
-    with CaptureQueriesContext(connection) as queries:
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries) == ["PREPARE", "EXECUTE"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_lost_statements_are_prepared_again(user, call, fast_app, persistent_connection, caplog):
-    """The server forgot the statements (DEALLOCATE, a pooler): Django answers, then the fast path recovers."""
-    process, run = committed_queue(user, 10)
-    task = make_task(process, run)
-    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+def prepared_statements():
+    """The statements the current connection holds, prepared by the driver (not by SQL `PREPARE`)."""
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    with caplog.at_level(logging.WARNING, logger=activity_fast_path.__name__):
-        answer = call(fast_app, "POST", START_URL, token=ponos(task))
-    assert answer.status == 200
-    assert "ponos_fast_start_activity" in caplog.text
-    assert task.token not in caplog.text
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_prepared_by_the_driver_on_first_use(ready, runs, call, fast_app):
+    task = make_task(ready, runs[0])
+    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    held = prepared_statements()
+    assert sum("SKIP LOCKED" in statement for statement in held) == 1
     with CaptureQueriesContext(connection) as queries:
         assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries)[-2:] == ["PREPARE", "EXECUTE"]
-    with CaptureQueriesContext(connection) as queries:
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries) == ["EXECUTE"]
-    assert WorkerActivity.objects.filter(worker_run=run, state=WorkerActivityState.Started).count() == 4
+    assert len(queries) == 1
+    assert prepared_statements() == held
+
+
+def test_preparation_can_be_turned_off(ready, runs, call, fast_app, settings):
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    task = make_task(ready, runs[0])
+    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert not any("SKIP LOCKED" in statement for statement in prepared_statements())
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_dead_connection_is_replaced(user, call, fast_app, persistent_connection, caplog):
-    """
-    The fast path skips the health check of kept connections: when the database dropped one, its
-    statement fails, and Django, checking the connection as each request starts, replaces it.
-    """
-    import psycopg2
-
+def test_a_dead_connection_is_replaced(user, call, fast_app, persistent_connection):
+    """A kept connection the database dropped is replaced by Django's check as the next request starts."""
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
     process, run = committed_queue(user, 10)
     task = make_task(process, run)
     connection.close()
     assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    with CaptureQueriesContext(connection) as queries:
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries) == ["EXECUTE"]
-
     settings = connection.settings_dict
-    killer = psycopg2.connect(
+    with psycopg.connect(
         dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"] or None, port=settings["PORT"] or None
-    )
-    killer.autocommit = True
-    with killer.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
-    killer.close()
-
-    with caplog.at_level(logging.WARNING, logger=activity_fast_path.__name__):
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert "Activity fast path" in caplog.text
-    with CaptureQueriesContext(connection) as queries:
-        assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-    assert statements(queries) == ["PREPARE", "EXECUTE"]
-    assert WorkerActivity.objects.filter(worker_run=run, state=WorkerActivityState.Started).count() == 4
-
-
-def test_plain_statements_without_persistent_connections(ready, runs, call, fast_app, monkeypatch):
-    task = make_task(ready, runs[0])
-    for setting, value in (("CONN_MAX_AGE", 0), ("DISABLE_SERVER_SIDE_CURSORS", True)):
-        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-        monkeypatch.setitem(connection.settings_dict, setting, value)
-        with CaptureQueriesContext(connection) as queries:
-            assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
-        assert statements(queries) == ["WITH"], setting
-        monkeypatch.undo()
+    ) as killer:
+        killer.autocommit = True
+        killer.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert call(fast_app, "POST", START_URL, token=ponos(task)).status == 200
+    assert WorkerActivity.objects.filter(worker_run=run, state=WorkerActivityState.Started).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
-def test_generic_start_plan_reads_the_queue_index(user, persistent_connection):
+def test_generic_start_plan_reads_the_queue_index(user):
     """
     A prepared statement ends up with a generic plan, planned without the token: it must still read
     the partial queue index, not the primary key past every activity handed out.
@@ -461,11 +490,14 @@ def test_generic_start_plan_reads_the_queue_index(user, persistent_connection):
     WorkerActivity.objects.filter(
         id__in=WorkerActivity.objects.filter(worker_run=run).order_by("id").values("id")[:15_000]
     ).update(state=WorkerActivityState.Processed)
+    numbered, names = START.numbered()
+    assert names == ["token"]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        START.execute(cursor, {"token": task.token})
-        cursor.execute(f"EXPLAIN {START.execute_sql}", [task.token])
+        cursor.execute(f"PREPARE test_generic_start AS {numbered}".replace("%", "%%"))
+        cursor.execute("EXPLAIN EXECUTE test_generic_start(%s)", [task.token])
         plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE test_generic_start")
         transaction.set_rollback(True)
     assert "activity_queue" in plan, plan
     assert "workeractivity_pkey on processes_workeractivity activity" not in plan, plan
@@ -478,7 +510,6 @@ def test_the_live_server_of_end_to_end_tests_serves_it(user, live_server):
 
     process, run = committed_queue(user, 3)
     task = make_task(process, run)
-    assert isinstance(live_server.thread.httpd.get_app(), TaskActivityFastPath)
     request = urllib.request.Request(live_server.url + START_URL, method="POST", headers={"Authorization": ponos(task)})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
