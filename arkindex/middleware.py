@@ -13,7 +13,6 @@ the admin's and the pages' requests that the API does without (`for_pages_only`)
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.http import JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 
 API_PREFIX = "/api/"
 NUL = "\x00"
@@ -62,9 +61,8 @@ def finish_body(request, response):
 
 def for_pages_only(middleware_class):
     """
-    `middleware_class` for the admin's and the pages' requests, skipped for the API's: its views
-    use no flash messages, and DRF checks CSRF itself for the requests authenticated by a session
-    (token and task requests need no CSRF check). Every hook of the middleware is skipped.
+    `middleware_class` for the admin's and the pages' requests, skipped for the API's (whose views
+    use no flash messages, for instance). Every hook of the middleware is skipped.
     """
 
     class PagesOnly(middleware_class):
@@ -84,5 +82,4 @@ def for_pages_only(middleware_class):
     return PagesOnly
 
 
-PagesOnlyCsrfViewMiddleware = for_pages_only(CsrfViewMiddleware)
 PagesOnlyMessageMiddleware = for_pages_only(MessageMiddleware)

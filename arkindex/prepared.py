@@ -25,13 +25,26 @@ from django.db import connection
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
+class ExecutedQuery:
+    """What Django's query log reads of a psycopg cursor (`_query.query`), which server-binding cursors leave unset."""
+
+    def __init__(self, text):
+        self.text = text
+
+    @property
+    def query(self):
+        return self.text.encode()
+
+
 class PreparingCursor(psycopg.Cursor):
     """A server-binding cursor that prepares what it runs, unless the deployment turns it off."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
         if prepare is None:
             prepare = settings.DATABASE_PREPARED_STATEMENTS
-        return super().execute(query, params, prepare=prepare, binary=binary)
+        super().execute(query, params, prepare=prepare, binary=binary)
+        self._query = ExecutedQuery(query)
+        return self
 
 
 def preparing_cursor(*, check_health=True):

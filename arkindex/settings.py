@@ -127,9 +127,11 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # The API does without the CSRF check of forms and flash messages (arkindex.middleware).
-    "arkindex.middleware.PagesOnlyCsrfViewMiddleware",
+    # DRF's views are exempt from it and check CSRF themselves for sessions; `check --deploy` looks
+    # for this very middleware.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The API does without flash messages (arkindex.middleware).
     "arkindex.middleware.PagesOnlyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

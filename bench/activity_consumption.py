@@ -39,7 +39,6 @@ the one of a running instance; the process and its tasks are deleted at the end:
 import multiprocessing
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,16 +46,19 @@ import tempfile
 import time
 
 from common import (
-    ROOT,
+    Connection,
     add_rebuild,
     add_repeat,
     argument_parser,
     bench_user,
     corpus_of_size,
     delete_processes,
+    free_port,
     log,
     print_header,
     setup_database,
+    start_server,
+    stop_server,
     vacuum_analyze,
     worker_version,
 )
@@ -86,97 +88,6 @@ def parse_args():
     )
     add_rebuild(parser)
     return parser.parse_args()
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(args, url, port):
-    """granian serving the API on the benchmark database, as deployments do; returns once it answers."""
-    import requests
-
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DATABASE_CONN_MAX_AGE": str(args.conn_max_age),
-        # Nothing measured here enqueues a job; a Redis database of its own all the same.
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
-        "LOG_LEVEL": "ERROR",
-        # WhiteNoise's warning about collectstatic not having run, once per worker.
-        "PYTHONWARNINGS": "ignore::UserWarning",
-    }
-    env.pop("DEBUG", None)
-    command = [
-        sys.executable, "-m", "granian", "--interface", "wsgi", "arkindex.wsgi:application", "--no-ws",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-        "--blocking-threads", str(args.threads), "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"granian exited with code {server.returncode}")
-        try:
-            # Any answer will do (405: the path takes POST): the workers are up.
-            requests.get(f"http://127.0.0.1:{port}/api/v1/process/start-activity/", timeout=10)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    stop_server(server)
-    sys.exit("granian did not answer within a minute")
-
-
-def stop_server(server):
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-class Connection:
-    """
-    The load generator's HTTP/1.1 keep-alive connection: a socket, requests written as bytes, answers
-    read by their Content-Length. Clients share the machine with the server and PostgreSQL, as
-    pgbench's do, so they should cost as little CPU as they can: `http.client` or `requests` took a
-    third of what the server's process took.
-    """
-
-    def __init__(self, base_url):
-        from urllib.parse import urlsplit
-
-        address = urlsplit(base_url)
-        self.host = f"{address.hostname}:{address.port}"
-        self.socket = socket.create_connection((address.hostname, address.port), timeout=60)
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def request(self, method, path, headers, body=b""):
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{headers}Content-Length: {len(body)}\r\n\r\n"
-        self.socket.sendall(head.encode() + body)
-        while b"\r\n\r\n" not in self.buffer:
-            self.read()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
-        while len(self.buffer) < length:
-            self.read()
-        content, self.buffer = self.buffer[:length], self.buffer[length:]
-        return status, content
-
-    def read(self):
-        data = self.socket.recv(65536)
-        if not data:
-            raise ConnectionError("the server closed the connection")
-        self.buffer += data
-
-    def close(self):
-        self.socket.close()
 
 
 def client(base_url, token, run_id, process_id, start_at, duration, results):

@@ -46,7 +46,11 @@ def resolve_worker_run(request, worker_run_id, corpus_id, field="worker_run_id")
         return None
     if task is not None and worker_run_id != task.worker_run_id:
         raise PermissionDenied("A task token publishes only with the worker run of its own task.")
-    run = worker_run_model().objects.select_related("process").filter(pk=worker_run_id).first()
+    if task is not None and task.worker_run is not None:
+        # Read with the token: the task's run and process, as the query below would give them.
+        run = task.worker_run
+    else:
+        run = worker_run_model().objects.select_related("process").filter(pk=worker_run_id).first()
     if run is not None:
         process = run.process
         if process.mode == LOCAL_MODE:

@@ -67,6 +67,7 @@ class TaskAuthentication(authentication.BaseAuthentication):
             worker_run_id=task.worker_run_id,
             model_version_id=task.model_version_id,
             model_id=task.model_id,
+            worker_run=task.worker_run if task.worker_run_id else None,
         )
         return user, task
 
@@ -84,12 +85,17 @@ def _task_statement():
     """The statement reading a task by its token with its process and the process's creator, and its columns."""
     process_model = Task._meta.get_field("process").related_model
     user_model = get_user_model()
-    parts = [_columns(Task, "task"), _columns(process_model, "process"), _columns(user_model, "creator")]
     run_model = Task._meta.get_field("worker_run").related_model
     version_model = run_model._meta.get_field("model_version").related_model
+    parts = [
+        _columns(Task, "task"),
+        _columns(process_model, "process"),
+        _columns(user_model, "creator"),
+        _columns(run_model, "run"),
+    ]
     sql = (
         f"SELECT {', '.join(column for _, columns in parts for column in columns)}, "
-        "run.model_version_id, model_version.model_id "
+        "model_version.model_id "
         f'FROM "{Task._meta.db_table}" AS task '
         f'JOIN "{process_model._meta.db_table}" AS process ON process.id = task.process_id '
         f'JOIN "{user_model._meta.db_table}" AS creator ON creator.id = process.creator_id '
@@ -98,7 +104,7 @@ def _task_statement():
         "WHERE task.token = %(token)s"
     )
     models = []
-    for model, (names, _) in zip((Task, process_model, user_model), parts, strict=True):
+    for model, (names, _) in zip((Task, process_model, user_model, run_model), parts, strict=True):
         fields = model._meta.concrete_fields
         # What the ORM applies to values read from the database (JSON decoding, for instance).
         converters = [
@@ -125,12 +131,17 @@ def task_by_token(token):
             for converter in field_converters:
                 value = converter(value, field.cached_col, connection)
             values.append(value)
-        instances.append(model.from_db(connection.alias, names, values))
+        # The worker run's columns are all null for a task without one (LEFT JOIN).
+        instances.append(model.from_db(connection.alias, names, values) if values[0] is not None else None)
         start += len(names)
-    task, process, creator = instances
+    task, process, creator, run = instances
     process.creator = creator
     task.process = process
-    task.model_version_id, task.model_id = row[start:]
+    if run is not None:
+        run.process = process
+        task.worker_run = run
+    task.model_version_id = run.model_version_id if run is not None else None
+    (task.model_id,) = row[start:]
     return task
 
 

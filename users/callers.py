@@ -33,6 +33,8 @@ class TaskScope:
     worker_run_id: UUID | None
     model_version_id: UUID | None
     model_id: UUID | None
+    # The task's worker run (a model of the processes app) with its process, read with the token.
+    worker_run: Any = None
 
 
 def calling_task(request):

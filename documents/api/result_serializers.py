@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arkindex.api.bulk import BulkItemSerializer
 from arkindex.api.params import INT_MAX
 from documents.api.serializers import MetaDataDateSerializer, PolygonField, WorkerRunSummarySerializer
 from documents.models import (
@@ -58,7 +59,11 @@ class ResultSerializer(serializers.ModelSerializer):
         """The worker run that produced this result; null for a result made by a person."""
         if result.worker_run_id is None:
             return None
-        return WorkerRunSummarySerializer(result.worker_run).data
+        # The results of one answer mostly share their run: its summary is serialised once.
+        summaries = self.__dict__.setdefault("_run_summaries", {})
+        if result.worker_run_id not in summaries:
+            summaries[result.worker_run_id] = WorkerRunSummarySerializer(result.worker_run).data
+        return summaries[result.worker_run_id]
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_worker_run_id(self, result) -> str | None:
@@ -122,7 +127,7 @@ class TranscriptionCreateSerializer(serializers.Serializer):
     worker_run_id = worker_run_id_field()
 
 
-class BulkTranscriptionItemSerializer(serializers.Serializer):
+class BulkTranscriptionItemSerializer(BulkItemSerializer):
     element_id = serializers.UUIDField()
     text = TranscriptionTextField()
     confidence = confidence_field(required=False, allow_null=True)
@@ -141,7 +146,7 @@ class TranscriptionsCreateResponseSerializer(serializers.Serializer):
     transcriptions = TranscriptionSerializer(many=True, read_only=True)
 
 
-class ElementTranscriptionItemSerializer(serializers.Serializer):
+class ElementTranscriptionItemSerializer(BulkItemSerializer):
     polygon = PolygonField()
     text = TranscriptionTextField()
     confidence = confidence_field(required=False, allow_null=True)
@@ -212,7 +217,7 @@ class ClassificationCreateSerializer(serializers.Serializer):
     high_confidence = serializers.BooleanField(required=False)
 
 
-class BulkClassificationItemSerializer(serializers.Serializer):
+class BulkClassificationItemSerializer(BulkItemSerializer):
     ml_class = serializers.UUIDField()
     confidence = confidence_field()
     high_confidence = serializers.BooleanField(default=False)
@@ -269,7 +274,7 @@ class MetaDataListSerializer(MetaDataSerializer):
         read_only_fields = fields
 
 
-class MetaDataItemSerializer(serializers.Serializer):
+class MetaDataItemSerializer(BulkItemSerializer):
     type = serializers.ChoiceField(choices=MetaType.choices)
     name = serializers.CharField(max_length=250)
     value = MetaDataValueField(help_text="A string, or a number for `numeric` metadata.")
@@ -340,7 +345,7 @@ class TranscriptionEntitySerializer(ResultSerializer):
         read_only_fields = fields
 
 
-class TranscriptionEntityItemSerializer(serializers.Serializer):
+class TranscriptionEntityItemSerializer(BulkItemSerializer):
     type_id = serializers.UUIDField(help_text="An entity type of the transcription's corpus.")
     offset = serializers.IntegerField(min_value=0, max_value=INT_MAX)
     length = serializers.IntegerField(min_value=1, max_value=INT_MAX)

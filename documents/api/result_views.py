@@ -12,6 +12,8 @@ corpus the list belongs to (`provenance_runs`), and the results are read by `wor
 the (worker run, …) index of their table.
 """
 
+from collections import namedtuple
+
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status
@@ -75,7 +77,6 @@ from documents.selectors import (
     Unnest,
     check_corpus_level,
     corpus_level_subquery,
-    elements_with_level,
     get_corpus,
     get_element,
     with_provenance_runs,
@@ -83,13 +84,21 @@ from documents.selectors import (
 from documents.services import results as result_services
 from users.models import Role
 
+# What publishing on an element needs of it: its corpus, and the caller's level there.
+PublishedElement = namedtuple("PublishedElement", "id corpus_id corpus_level")
+
 
 def readable_elements(request, element_ids, field):
     """
-    The elements `element_ids` with the user's `corpus_level`, in one query: a field error naming
+    The elements `element_ids` (`PublishedElement`s) with the user's `corpus_level`, in one query: a field error naming
     those missing or hidden, a 403 when the user is not a contributor on one of their corpora.
     """
-    elements = {element.id: element for element in elements_with_level(request.user).filter(id__in=set(element_ids))}
+    rows = (
+        Element.objects.filter(id__in=set(element_ids))
+        .annotate(corpus_level=corpus_level_subquery(request.user))
+        .values_list("id", "corpus_id", "corpus_level")
+    )
+    elements = {row[0]: PublishedElement(*row) for row in rows}
     missing = sorted({str(i) for i in element_ids if i not in elements or elements[i].corpus_level < Role.GUEST})
     if missing:
         raise ValidationError({field: [f"Elements {', '.join(missing)} do not exist, or you have no access to them."]})

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
+from arkindex.api.bulk import BulkItemSerializer
 from arkindex.api.params import INT_MAX
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer, MetaType
 from documents.selectors import check_corpus_level, corpus_with_level, rights_from_level
@@ -356,6 +357,26 @@ class PolygonField(serializers.ListField):
         child=serializers.IntegerField(min_value=-INT_MAX, max_value=INT_MAX), min_length=2, max_length=2
     )
 
+    def to_internal_value(self, data):
+        # The usual polygon, [[x, y], …] of plain integers, in one pass; anything else through the
+        # declared fields, for their messages.
+        if (
+            isinstance(data, list)
+            and len(data) >= (self.min_length or 0)
+            and (self.max_length is None or len(data) <= self.max_length)
+            and all(
+                type(point) is list
+                and len(point) == 2
+                and type(point[0]) is int
+                and type(point[1]) is int
+                and -INT_MAX <= point[0] <= INT_MAX
+                and -INT_MAX <= point[1] <= INT_MAX
+                for point in data
+            )
+        ):
+            return [[x, y] for x, y in data]
+        return super().to_internal_value(data)
+
     def __init__(self, **kwargs):
         kwargs.setdefault("min_length", 3)
         kwargs.setdefault(
@@ -524,7 +545,7 @@ class ElementDetailSerializer(ElementSerializer):
         return data
 
 
-class BulkElementSerializer(serializers.Serializer):
+class BulkElementSerializer(BulkItemSerializer):
     name = serializers.CharField(max_length=250)
     type = serializers.SlugField(help_text="Slug of an element type of the parent's corpus.")
     polygon = PolygonField(
