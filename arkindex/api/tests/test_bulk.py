@@ -10,12 +10,6 @@ import pytest
 from rest_framework import serializers
 
 from arkindex.api.bulk import BulkItemSerializer, BulkListSerializer, compile_item_validation
-from documents.api.result_serializers import (
-    BulkClassificationItemSerializer,
-    BulkTranscriptionItemSerializer,
-    ElementTranscriptionItemSerializer,
-)
-from documents.api.serializers import BulkElementSerializer
 
 ID = str(uuid.uuid4())
 
@@ -72,27 +66,6 @@ CASES = {
 @pytest.mark.parametrize("items", CASES.values(), ids=CASES.keys())
 def test_same_as_drf(items):
     fast, drf = both(Item, items)
-    assert fast == drf
-
-
-PRODUCT_CASES = [
-    (BulkTranscriptionItemSerializer, [{"element_id": ID, "text": "a line", "confidence": 0.5}]),
-    (BulkTranscriptionItemSerializer, [{"element_id": ID, "text": " kept spaces "}, {"element_id": ID, "text": " "}]),
-    (BulkTranscriptionItemSerializer, [{"element_id": ID, "text": "x", "orientation": "sideways"}]),
-    (BulkClassificationItemSerializer, [{"ml_class": "dog", "confidence": 0.9}, {"ml_class": "", "confidence": 2}]),
-    (
-        ElementTranscriptionItemSerializer,
-        [{"polygon": [[0, 0], [0, 10], [10, 10]], "text": "t"}, {"polygon": [[0, 0], [1]], "text": "t"}],
-    ),
-    (BulkElementSerializer, [{"name": "1", "type": "line", "polygon": [[0, 0], [5, 0], [5, 5], [0, 0]]}]),
-    (BulkElementSerializer, [{"name": "2", "type": "not a slug!", "polygon": [[0, 0], [5, True], [5, 5]]}]),
-    (BulkElementSerializer, [{"name": "3", "type": "line", "polygon": [[0, 0], [2**31, 0], [5, 5]]}]),
-]
-
-
-@pytest.mark.parametrize("item_serializer,items", PRODUCT_CASES)
-def test_product_items_same_as_drf(item_serializer, items):
-    fast, drf = both(item_serializer, items)
     assert fast == drf
 
 
