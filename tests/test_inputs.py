@@ -283,3 +283,29 @@ def test_anonymous_and_task_answers_are_json(world):
     """No answer of the API is anything but JSON when it refuses: HTML error pages are for people."""
     response = APIClient().post("/api/v1/process/start-activity/")
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("depth, refused", [(31, False), (32, False), (33, True)])
+@pytest.mark.parametrize("leaf", ["[]", "1", '"text"', "{}"])
+def test_json_depth_is_counted_to_the_leaves(settings, depth, refused, leaf):
+    """A value at depth 33 is refused whether it is a container or a scalar; paths name bad values."""
+    from rest_framework.exceptions import ParseError
+
+    from arkindex.api.parsers import check_document
+
+    document = json.loads('{"a": ' * (depth - 1) + leaf + "}" * (depth - 1))
+    if refused:
+        with pytest.raises(ParseError):
+            check_document(document)
+    else:
+        check_document(document)
+
+
+def test_unstorable_values_are_named_by_their_path():
+    from rest_framework.exceptions import ValidationError
+
+    from arkindex.api.parsers import check_document
+
+    with pytest.raises(ValidationError) as excinfo:
+        check_document({"items": [{"text": "ok"}, {"text": "a\x00b", "score": float("inf")}], "x\x00": 1})
+    assert set(excinfo.value.detail) == {"items.1.text", "items.1.score", "non_field_errors"}

@@ -44,32 +44,54 @@ def unstorable(value):
     if isinstance(value, str):
         if "\x00" in value:
             return "It contains a NUL character, which cannot be stored: remove it."
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return "It contains an unpaired UTF-16 surrogate, which is not valid Unicode: send valid text."
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "It contains an unpaired UTF-16 surrogate, which is not valid Unicode: send valid text."
     elif isinstance(value, float) and not math.isfinite(value):
         return "This number is too large to be stored."
     return None
 
 
+def _path_of(link):
+    """The keys leading to a value, from the chain `(parent link, key)` built while walking."""
+    keys = []
+    while link is not None:
+        link, key = link
+        keys.append(key)
+    return ".".join(map(str, reversed(keys))) or "non_field_errors"
+
+
 def check_document(data):
-    """Walk a parsed JSON document (without recursion): its depth, and every string and number in it."""
+    """
+    Walk a parsed JSON document (without recursion): its depth, and every string and number in it.
+    The path of a value is kept as a chain of links to its parent, spelled out only for an error.
+    """
     errors = {}
-    todo = [(data, [], 1)]
+    todo = [(data, None, 1)]
+    max_depth = settings.API_MAX_JSON_DEPTH
     while todo:
-        value, path, depth = todo.pop()
-        if depth > settings.API_MAX_JSON_DEPTH:
-            raise ParseError(f"JSON nested deeper than {settings.API_MAX_JSON_DEPTH} levels is refused.")
+        value, link, depth = todo.pop()
+        if depth > max_depth or (depth == max_depth and value and isinstance(value, (dict, list))):
+            # A container at the deepest level allowed holds values one level deeper.
+            raise ParseError(f"JSON nested deeper than {max_depth} levels is refused.")
         if isinstance(value, dict):
             for key, item in value.items():
                 if (problem := unstorable(key)) is not None:
-                    errors.setdefault(".".join(map(str, path)) or "non_field_errors", []).append(f"A key: {problem}")
-                todo.append((item, [*path, key], depth + 1))
+                    errors.setdefault(_path_of(link), []).append(f"A key: {problem}")
+                if isinstance(item, (dict, list)) or (problem := unstorable(item)) is None:
+                    todo.append((item, (link, key), depth + 1))
+                else:
+                    errors.setdefault(_path_of((link, key)), []).append(problem)
         elif isinstance(value, list):
-            todo.extend((item, [*path, index], depth + 1) for index, item in enumerate(value))
+            for index, item in enumerate(value):
+                if isinstance(item, (dict, list)):
+                    todo.append((item, (link, index), depth + 1))
+                elif (problem := unstorable(item)) is not None:
+                    errors.setdefault(_path_of((link, index)), []).append(problem)
         elif (problem := unstorable(value)) is not None:
-            errors.setdefault(".".join(map(str, path)) or "non_field_errors", []).append(problem)
+            errors.setdefault(_path_of(link), []).append(problem)
     if errors:
         raise ValidationError(errors)
 

@@ -12,6 +12,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 
+from arkindex.prepared import Statement
 from documents.models import (
     Classification,
     ClassificationState,
@@ -38,20 +39,46 @@ PATHS = ElementPath._meta.db_table
 # Transcriptions
 
 
+# Transcriptions of many elements in one statement, prepared by the driver: the rows come as
+# arrays, one per column, and come back in the order sent (their ordinality).
+TRANSCRIPTIONS_INSERT = Statement(
+    f"""
+    INSERT INTO {T} (id, created, updated, element_id, text, confidence, orientation, worker_run_id)
+    SELECT gen_random_uuid(), now(), now(), item.element_id, item.text, item.confidence, item.orientation,
+        %(worker_run)s::uuid
+    FROM unnest(%(elements)s::uuid[], %(texts)s::text[], %(confidences)s::float8[], %(orientations)s::varchar[])
+        WITH ORDINALITY AS item (element_id, text, confidence, orientation, position)
+    ORDER BY item.position
+    RETURNING id, created
+    """
+)
+
+
 def transcriptions_create(items, *, worker_run):
     """Transcriptions from dicts with `element_id`, `text`, `confidence`, `orientation`: one INSERT."""
-    return Transcription.objects.bulk_create(
-        [
-            Transcription(
-                element_id=item["element_id"],
-                text=item["text"],
-                confidence=item.get("confidence"),
-                orientation=item.get("orientation") or "horizontal-lr",
-                worker_run=worker_run,
-            )
-            for item in items
-        ]
-    )
+    transcriptions = [
+        Transcription(
+            element_id=item["element_id"],
+            text=item["text"],
+            confidence=item.get("confidence"),
+            orientation=item.get("orientation") or "horizontal-lr",
+            worker_run=worker_run,
+        )
+        for item in items
+    ]
+    values = {
+        "worker_run": worker_run.id if worker_run is not None else None,
+        "elements": [t.element_id for t in transcriptions],
+        "texts": [t.text for t in transcriptions],
+        "confidences": [t.confidence for t in transcriptions],
+        "orientations": [t.orientation for t in transcriptions],
+    }
+    with TRANSCRIPTIONS_INSERT.execute(values) as cursor:
+        rows = cursor.fetchall()
+    for transcription, (transcription_id, created) in zip(transcriptions, rows, strict=True):
+        transcription.id, transcription.created, transcription.updated = transcription_id, created, created
+        transcription._state.adding = False
+    return transcriptions
 
 
 def element_transcriptions_create(*, parent, element_type, items, worker_run, creator):
