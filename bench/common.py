@@ -12,6 +12,7 @@ through `setup_database`, once they have parsed their options.
 import argparse
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -377,3 +378,37 @@ class Connection:
 
     def close(self):
         self.socket.close()
+
+
+def start_service(url, *arguments, log_file, env=None):
+    """
+    A `manage.py` command (an RQ worker, an agent) on the benchmark database, in a process group of
+    its own so that `stop_service` stops it with its children (work-horses, tasks).
+    """
+    service_env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore::UserWarning",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    service_env.pop("DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=service_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_service(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

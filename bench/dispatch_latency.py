@@ -19,14 +19,12 @@ event-driven hand-off, the median time for a job enqueued on an idle RQ worker t
 """
 
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from common import ROOT, argument_parser, bench_user, log, print_header, setup_database
+from common import argument_parser, bench_user, log, print_header, setup_database, start_service, stop_service
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -36,38 +34,6 @@ def parse_args():
     parser.add_argument("--tasks", type=int, default=30, help="tasks in the chain (default 30)")
     parser.add_argument("--concurrency", type=int, default=1, help="slots of the agent (default 1)")
     return parser.parse_args()
-
-
-def start(url, *arguments, log_file, data_dir=None):
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "LOG_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore::UserWarning",
-        "PONOS_AGENT_PING_INTERVAL": "1",
-        "PYTHONUNBUFFERED": "1",
-        **({"PONOS_DATA_DIR": data_dir} if data_dir else {}),
-    }
-    env.pop("DEBUG", None)
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def build_chain(count):
@@ -133,9 +99,10 @@ def main():
         services = []
         try:
             logs = [open(os.path.join(folder, name), "wb") for name in ("rqworker.log", "agent.log")]
-            services.append(start(url, "rqworker", "high", "default", "low", log_file=logs[0]))
+            env = {"REDIS_URL": REDIS_URL, "PONOS_AGENT_PING_INTERVAL": "1", "PONOS_DATA_DIR": folder}
+            services.append(start_service(url, "rqworker", "high", "default", "low", log_file=logs[0], env=env))
             services.append(
-                start(url, "ponos_agent", "--concurrency", str(args.concurrency), log_file=logs[1], data_dir=folder)
+                start_service(url, "ponos_agent", "--concurrency", str(args.concurrency), log_file=logs[1], env=env)
             )
             # Both idle, waiting on their queues.
             time.sleep(8)
@@ -169,7 +136,7 @@ def main():
             ]
         finally:
             for service in services:
-                stop(service)
+                stop_service(service)
         process_delete(process_id=process.id)
 
     latencies.sort()

@@ -17,15 +17,12 @@ else, mostly PostgreSQL.
 
 import os
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from common import (
-    ROOT,
     argument_parser,
     bench_user,
     free_port,
@@ -33,7 +30,9 @@ from common import (
     print_header,
     setup_database,
     start_server,
+    start_service,
     stop_server,
+    stop_service,
 )
 
 # The same Redis database as the API server that `common.start_server` starts.
@@ -96,37 +95,8 @@ def machine_busy():
     return (sum(fields) - fields[3] - fields[4]) / TICKS
 
 
-def start_service(url, api_url, *arguments, log_file, data_dir):
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "PONOS_API_URL": api_url,
-        "PUBLIC_URL": api_url,
-        "PONOS_DATA_DIR": data_dir,
-        "LOG_LEVEL": "WARNING",
-        "PYTHONWARNINGS": "ignore::UserWarning",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DEBUG", None)
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop_service(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def service_env(api_url, data_dir):
+    return {"REDIS_URL": REDIS_URL, "PONOS_API_URL": api_url, "PUBLIC_URL": api_url, "PONOS_DATA_DIR": data_dir}
 
 
 def build(pages, worker_python, script):
@@ -179,11 +149,16 @@ def measure(args, url, api_url, token, user, corpus, version, agents, folder, se
     from processes.models import Process
 
     logs = [open(os.path.join(folder, f"{name}-{agents}.log"), "wb") for name in ("rqworker", "agents")]
-    services = [start_service(url, api_url, "rqworker", "high", "default", "low", log_file=logs[0], data_dir=folder)]
+    services = [
+        start_service(url, "rqworker", "high", "default", "low", log_file=logs[0], env=service_env(api_url, folder))
+    ]
     data_dirs = [os.path.join(folder, f"agent-{agents}-{n}") for n in range(agents)]
     for data_dir in data_dirs:
         os.makedirs(data_dir)
-    services += [start_service(url, api_url, "ponos_agent", log_file=logs[1], data_dir=d) for d in data_dirs]
+    services += [
+        start_service(url, "ponos_agent", log_file=logs[1], env=service_env(api_url, data_dir))
+        for data_dir in data_dirs
+    ]
     try:
         time.sleep(8)
         process = run_process(user, corpus, version, agents)

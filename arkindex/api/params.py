@@ -73,19 +73,18 @@ class QueryUUIDField(QueryField, serializers.Field):
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class UUIDOrFalseField(QueryField, serializers.Field):
+class UUIDOrFalseField(QueryUUIDField):
     """A UUID, or `False` meaning "no value" (for example results made by a person, not a worker)."""
 
     def to_internal_value(self, data):
         if data is False or str(data).strip().lower() in FALSE_STRINGS:
             return False
-        value = uuid_value(data)
-        if value is None:
+        if uuid_value(data) is None:
             raise serializers.ValidationError(f"'{data}' is not a valid UUID, nor false.")
-        return value
+        return super().to_internal_value(data)
 
     def to_representation(self, value):
-        return value if value is False else str(value)
+        return value if value is False else super().to_representation(value)
 
 
 class QueryCharField(QueryField, serializers.CharField):
