@@ -96,7 +96,9 @@ def with_provenance_runs(queryset, provenance, corpus_ref):
 
 def corpus_level_subquery(user, corpus_ref="corpus_id"):
     """The user's level on the corpus named by the outer query's `corpus_ref` column (0 when none)."""
-    levels = filter_rights(user, Corpus.objects.filter(pk=OuterRef(corpus_ref)), level=0).values("max_level")[:1]
+    levels = (
+        filter_rights(user, Corpus.objects.filter(pk=OuterRef(corpus_ref)), level=0).order_by().values("max_level")[:1]
+    )
     return Coalesce(Subquery(levels, output_field=IntegerField()), Value(0))
 
 

@@ -96,6 +96,7 @@ def readable_elements(request, element_ids, field):
     rows = (
         Element.objects.filter(id__in=set(element_ids))
         .annotate(corpus_level=corpus_level_subquery(request.user))
+        .order_by()
         .values_list("id", "corpus_id", "corpus_level")
     )
     elements = {row[0]: PublishedElement(*row) for row in rows}

@@ -83,3 +83,28 @@ def test_right_needs_user_or_group(objects, user):
 
     with pytest.raises(IntegrityError):
         grant(objects["private"], Role.GUEST)
+
+
+def test_other_members_levels_do_not_raise_a_group_right(user, other_user, objects):
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.GUEST)
+    Membership.objects.create(user=other_user, group=team, level=Role.ADMIN)
+    grant(objects["shared"], Role.ADMIN, group=team)
+    assert get_max_level(user, objects["shared"]) == Role.GUEST
+    assert get_max_level(other_user, objects["shared"]) == Role.ADMIN
+
+
+def test_a_membership_alone_gives_no_right(user, objects):
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.ADMIN)
+    grant(objects["shared"], Role.ADMIN, group=Group.objects.create(name="elsewhere"))
+    assert get_max_level(user, objects["shared"]) == 0
+
+
+def test_rights_filter_nested_in_another_query(user, objects):
+    """Used as a subquery, the level expression follows the outer query's table aliases."""
+    grant(objects["shared"], Role.CONTRIBUTOR, user=user)
+    writable = filter_rights(user, Group.objects.all(), Role.CONTRIBUTOR).values("pk")
+    assert set(Group.objects.filter(pk__in=writable).values_list("name", flat=True)) == {"shared"}
+    readable = filter_rights(user, Group.objects.filter(pk__in=writable), Role.GUEST)
+    assert set(readable.values_list("name", "max_level")) == {("shared", Role.CONTRIBUTOR)}
