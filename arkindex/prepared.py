@@ -20,7 +20,7 @@ import re
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -77,3 +77,48 @@ class Statement:
         cursor = preparing_cursor(check_health=check_health)
         cursor.execute(self.sql, values)
         return cursor
+
+
+_INSERTS = {}
+
+
+def _insert_statement(model):
+    """`INSERT … SELECT FROM unnest(…)` of every column of `model`, each sent as one array."""
+    if model not in _INSERTS:
+        quote = connection.ops.quote_name
+        fields = [field for field in model._meta.concrete_fields if not field.generated]
+        if model._meta.pk.get_default() is None:
+            raise ValueError(f"{model.__name__}'s primary key has no default: its rows cannot be sent as arrays.")
+        arrays = []
+        for field in fields:
+            db_type = field.db_type(connection)
+            if db_type.endswith("]"):
+                # unnest would flatten an array column's values into one row per element.
+                raise ValueError(f"{model.__name__}.{field.name} is an array: its rows cannot be sent as arrays.")
+            arrays.append(f"%({field.attname})s::{db_type}[]")
+        columns = ", ".join(quote(field.column) for field in fields)
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
+        _INSERTS[model] = (fields, Statement(sql))
+    return _INSERTS[model]
+
+
+def insert_objects(objects):
+    """
+    Save new instances of one model in one prepared statement whatever their number, as
+    `bulk_create` would (defaults and automatic dates filled in, the objects marked saved), each
+    column sent as one array rather than one parameter per value: the statement's text does not
+    depend on the number of rows, so it is prepared once per connection.
+    """
+    if not objects:
+        return objects
+    fields, statement = _insert_statement(type(objects[0]))
+    wrapper = connections[connection.alias]  # the connection itself, not its per-thread proxy, read for every value
+    values = {
+        field.attname: [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
+        for field in fields
+    }
+    statement.execute(values).close()
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objects

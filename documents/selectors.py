@@ -112,14 +112,18 @@ def elements_with_level(user):
     return Element.objects.select_related(*ELEMENT_RELATED).annotate(corpus_level=corpus_level_subquery(user))
 
 
-def element_with_level(user, element_id, *, for_listing=False, provenance=None, with_classifications=False):
+def element_with_level(user, element_id, *, for_listing=False, provenance=None, with_classifications=False, bare=False):
     """
-    One element annotated with `corpus_level`, or None. For the lists of its children and parents,
+    One element annotated with `corpus_level`, or None; `bare` leaves out its related rows (corpus,
+    type, image, worker run) for a caller that needs only its own columns. For the lists of its children and parents,
     `first_path` (any one of its paths, see `element_children`) and its corpus's `type_list` are
     fetched in the same query, as are the `provenance_runs` of a provenance filter (see
     `with_provenance_runs`) and, for RetrieveElement, its `classification_list`.
     """
-    queryset = elements_with_level(user).filter(pk=element_id)
+    if bare:
+        queryset = Element.objects.annotate(corpus_level=corpus_level_subquery(user)).filter(pk=element_id)
+    else:
+        queryset = elements_with_level(user).filter(pk=element_id)
     if for_listing:
         queryset = queryset.annotate(
             first_path=Subquery(ElementPath.objects.filter(element=OuterRef("pk")).order_by("id").values("path")[:1]),

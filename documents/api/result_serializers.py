@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from arkindex.api.bulk import BulkItemSerializer
 from arkindex.api.params import INT_MAX
+from arkindex.api.representation import OnePassRepresentation
 from documents.api.serializers import MetaDataDateSerializer, PolygonField, WorkerRunSummarySerializer
 from documents.models import (
     Classification,
@@ -47,7 +48,7 @@ def confidence_field(**kwargs):
     return serializers.FloatField(min_value=0, max_value=1, **kwargs)
 
 
-class ResultSerializer(serializers.ModelSerializer):
+class ResultSerializer(OnePassRepresentation, serializers.ModelSerializer):
     """The provenance keys every result shows."""
 
     worker_run = serializers.SerializerMethodField()

@@ -476,7 +476,7 @@ class ElementMetaDataBulk(GenericAPIView):
 
     @extend_schema(operation_id="CreateMetaDataBulk", responses={201: MetaDataBulkResponseSerializer})
     def post(self, request, id):
-        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add metadata")
+        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add metadata", bare=True)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -12,7 +12,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 
-from arkindex.prepared import Statement
+from arkindex.prepared import Statement, insert_objects
 from documents.models import (
     Classification,
     ClassificationState,
@@ -187,7 +187,7 @@ def classifications_create(*, element_ids, items, worker_run, user):
     ]
     try:
         with transaction.atomic():
-            return Classification.objects.bulk_create(objects)
+            return insert_objects(objects)
     except IntegrityError:
         # Created by a concurrent request between the check and the INSERT.
         raise ValidationError({"non_field_errors": [DUPLICATE_CLASSIFICATION]}) from None
@@ -270,7 +270,7 @@ def metadata_create(*, element, items, worker_run):
         }
     if duplicates:
         raise ValidationError({"non_field_errors": [f"Metadata {duplicates!r} already exist(s) on this element."]})
-    return MetaData.objects.bulk_create(
+    return insert_objects(
         [
             MetaData(element=element, name=name, type=meta_type, value=value, worker_run=worker_run)
             for name, meta_type, value in keys
@@ -315,7 +315,7 @@ def transcription_entities_create(*, transcription, items, worker_run):
     if errors:
         raise ValidationError({"transcription_entities": errors})
     with transaction.atomic():
-        entities = Entity.objects.bulk_create(
+        entities = insert_objects(
             [
                 Entity(
                     corpus_id=transcription.element.corpus_id,
@@ -326,7 +326,7 @@ def transcription_entities_create(*, transcription, items, worker_run):
                 for item in items
             ]
         )
-        return TranscriptionEntity.objects.bulk_create(
+        return insert_objects(
             [
                 TranscriptionEntity(
                     transcription=transcription,

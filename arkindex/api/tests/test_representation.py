@@ -1,0 +1,70 @@
+"""One-pass representation gives DRF's answer, field for field, whatever the sources."""
+
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from rest_framework import serializers
+
+from arkindex.api.representation import OnePassRepresentation
+
+
+class Inner(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class Shape(serializers.Serializer):
+    id = serializers.UUIDField()
+    text = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    created = serializers.DateTimeField()
+    kind = serializers.CharField(source="inner.name", allow_null=True)
+    inner = Inner(allow_null=True)
+    computed = serializers.SerializerMethodField()
+    from_method = serializers.CharField(source="describe")
+    optional = serializers.CharField(required=False)
+    defaulted = serializers.CharField(default="fallback")
+    secret = serializers.CharField(write_only=True)
+
+    def get_computed(self, obj):
+        text = obj["text"] if isinstance(obj, dict) else obj.text
+        return f"{text}!"
+
+
+class OnePassShape(OnePassRepresentation, Shape):
+    pass
+
+
+def item(n, **overrides):
+    values = {
+        "id": uuid.UUID(int=n),
+        "text": f"text {n}",
+        "confidence": None if n % 2 else n / 10,
+        "created": datetime(2026, 1, 1, n % 24, tzinfo=UTC),
+        "inner": SimpleNamespace(name=f"inner {n}") if n % 3 else None,
+        "describe": lambda: f"described {n}",
+        "secret": "never shown",
+    }
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+def test_same_answers_as_drf():
+    items = [item(n) for n in range(12)] + [item(12, optional="here", defaulted="set")]
+    assert OnePassShape(items, many=True).data == Shape(items, many=True).data
+
+
+def test_mappings_are_left_to_drf():
+    data = {"id": uuid.UUID(int=1), "text": "a", "confidence": 0.5, "created": datetime(2026, 1, 1, tzinfo=UTC)}
+    data |= {"inner": None, "describe": "plain", "defaulted": "x", "kind": "k"}
+    assert OnePassShape(data).data == Shape(data).data
+
+
+def test_the_plan_is_built_once_per_serializer():
+    serializer = OnePassShape([item(n) for n in range(3)], many=True)
+    assert len(serializer.data) == 3
+    plan = serializer.child._representation_plan
+    serializer.child.to_representation(item(4))
+    assert serializer.child._representation_plan is plan
+    assert [name for name, _, _ in plan][:3] == ["id", "text", "confidence"]
+    assert "secret" not in [name for name, _, _ in plan]

@@ -1,0 +1,62 @@
+"""New rows sent as column arrays (`arkindex.prepared.insert_objects`): what `bulk_create` would save."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from arkindex.prepared import insert_objects
+from documents.models import Element, Entity, MetaData
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_saved_as_bulk_create_would(corpus, make_element):
+    page = make_element("page", "Page 1")
+    objects = [MetaData(element=page, type="text", name=f"field {n}", value=f"value {n}") for n in range(30)]
+    with CaptureQueriesContext(connection) as queries:
+        assert insert_objects(objects) is objects
+    assert len(queries) == 1
+    assert "unnest" in queries[0]["sql"]
+    assert all(not obj._state.adding and obj.created is not None for obj in objects)
+    saved = MetaData.objects.filter(element=page)
+    assert {(m.id, m.name, m.value, m.created, m.worker_run_id) for m in saved} == {
+        (m.id, m.name, m.value, m.created, None) for m in objects
+    }
+
+
+def test_same_statement_whatever_the_number_of_rows(corpus, make_element):
+    page = make_element("page", "Page 1")
+    texts = []
+    for count in (1, 7):
+        with CaptureQueriesContext(connection) as queries:
+            insert_objects([MetaData(element=page, type="text", name=f"{count}-{n}", value="v") for n in range(count)])
+        texts.append(queries[0]["sql"])
+    assert texts[0] == texts[1]
+    assert MetaData.objects.filter(element=page).count() == 8
+
+
+def test_json_and_null_columns(corpus):
+    entity_type = corpus.entity_types.create(name="person")
+    objects = [
+        Entity(corpus=corpus, type=entity_type, name="Ada", metas={"born": 1815, "tags": ["a", "b"]}),
+        Entity(corpus=corpus, type=entity_type, name="Charles", metas=None),
+    ]
+    insert_objects(objects)
+    assert dict(Entity.objects.values_list("name", "metas")) == {
+        "Ada": {"born": 1815, "tags": ["a", "b"]},
+        "Charles": None,
+    }
+
+
+def test_nothing_to_insert_runs_nothing():
+    with CaptureQueriesContext(connection) as queries:
+        assert insert_objects([]) == []
+    assert len(queries) == 0
+
+
+def test_models_the_arrays_cannot_carry(corpus, types):
+    with pytest.raises(ValueError, match="Element.polygon is an array"):
+        insert_objects([Element(corpus=corpus, type=types["page"], name="p", polygon=[[0, 0], [1, 1], [1, 0]])])
+    with pytest.raises(ValueError, match="User's primary key has no default"):
+        insert_objects([User(email="someone@example.org")])
