@@ -19,6 +19,7 @@ COPY workers ./workers
 COPY processes ./processes
 COPY ponos ./ponos
 COPY datasets ./datasets
+COPY console ./console
 RUN pip install . \
     # Static files are part of the image; the settings need a secret key to load, not this one.
     && SECRET_KEY=collectstatic-only arkindex-server collectstatic --noinput \

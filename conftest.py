@@ -14,7 +14,7 @@ pytest_plugins = ["ponos.tests.running", "tests.fixtures", "tests.s3", "tests.st
 # Tests that start servers, agents or the clients' environments: they run after all the others,
 # so that a broken rule fails the run in its first minutes. `pytest -m "not slow and not e2e"` runs
 # the fast stage alone.
-SLOW_MARKERS = ("slow", "e2e")
+SLOW_MARKERS = ("slow", "e2e", "browser")
 
 
 def is_slow(item):

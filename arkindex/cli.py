@@ -371,6 +371,7 @@ def banner(data_dir, credentials, embedded):
         "=" * 78,
         f"Arkindex is running on {url}/",
         "",
+        f"  Console:            {url}/",
         f"  API documentation:  {url}/api/v1/docs/",
         f"  Administration:     {url}/admin/",
         f"  Health check:       {url}/api/v1/health/",

@@ -118,7 +118,13 @@ INSTALLED_APPS = [
     "processes",
     "ponos",
     "datasets",
+    "console",
 ]
+
+# The console's pages (`console`) sign people in with a session; the API also takes tokens.
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:processes"
+LOGOUT_REDIRECT_URL = "console:login"
 
 MIDDLEWARE = [
     "arkindex.middleware.RequestHygieneMiddleware",

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from arkindex.api.job_views import JobDetails, JobList
@@ -37,7 +36,7 @@ urlpatterns = [
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),
-    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+    path("", include(("console.urls", "console"))),
 ]
 
 handler404 = "arkindex.api.views.not_found"

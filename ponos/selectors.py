@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
+from ponos.authentication import ACTIVE_TASK_STATES
 from ponos.models import GPU, Agent, Task, TaskState
 from ponos.scheduler import DEFAULT_FARM
 
@@ -69,3 +70,19 @@ def agent_actions(agent: Agent) -> list[AgentAction]:
     actions += [AgentAction(START_TASK, task_id) for task_id in cpu_tasks]
     actions += [AgentAction(START_TASK, task_id, gpu.id) for task_id, gpu in zip(gpu_tasks, free_gpus, strict=False)]
     return actions
+
+
+def gpus_prefetch():
+    """The agent's GPUs, each with whether an active task holds it, in one query per page."""
+    busy = Exists(Task.objects.filter(gpu_id=OuterRef("pk"), state__in=ACTIVE_TASK_STATES))
+    return Prefetch("gpus", queryset=GPU.objects.annotate(busy=busy).order_by("index"))
+
+
+def agents_queryset():
+    """Agents sorted by hostname then pid, with their farm, their GPUs and how many tasks they run now."""
+    return (
+        Agent.objects.select_related("farm")
+        .annotate(running_tasks_count=Count("tasks", filter=Q(tasks__state__in=ACTIVE_TASK_STATES)))
+        .prefetch_related(gpus_prefetch())
+        .order_by("hostname", "pid", "id")
+    )

@@ -6,7 +6,7 @@ the reader's eyes). Agents describe the execution hosts, so only instance admini
 them; farms are chosen when starting a process, so every authenticated user lists them.
 """
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
@@ -20,8 +20,8 @@ from ponos.api.agent_serializers import (
     FarmSerializer,
 )
 from ponos.authentication import ACTIVE_TASK_STATES
-from ponos.models import GPU, Agent, Farm, Task
-from ponos.selectors import agent_actions
+from ponos.models import Agent, Farm, Task
+from ponos.selectors import agent_actions, agents_queryset
 
 TAGS = ["ponos"]
 
@@ -31,21 +31,6 @@ class IsInstanceAdmin(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_admin)
-
-
-def gpus_prefetch():
-    """The agent's GPUs, each with whether an active task holds it, in one query per page."""
-    busy = Exists(Task.objects.filter(gpu_id=OuterRef("pk"), state__in=ACTIVE_TASK_STATES))
-    return Prefetch("gpus", queryset=GPU.objects.annotate(busy=busy).order_by("index"))
-
-
-def agents_queryset():
-    return (
-        Agent.objects.select_related("farm")
-        .annotate(running_tasks_count=Count("tasks", filter=Q(tasks__state__in=ACTIVE_TASK_STATES)))
-        .prefetch_related(gpus_prefetch())
-        .order_by("hostname", "pid", "id")
-    )
 
 
 @extend_schema(tags=TAGS)

@@ -10,6 +10,7 @@ statements. Results of the other worker runs, and those made by hand, stay.
 import logging
 from dataclasses import asdict, dataclass
 
+from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from rest_framework.exceptions import ValidationError
 
@@ -152,4 +153,17 @@ def worker_results_delete(*, corpus_id, filters, scope=None):
     counts = delete_results(corpus_id=corpus_id, runs_sql=sql, runs_params=params, scope_ids=scope)
     described = ", ".join(f"{count} {name}" for name, count in counts.items() if count) or "nothing"
     logger.info("Deleted worker results on corpus %s (%s): %s", corpus_id, filters, described)
+    return counts
+
+
+def worker_results_dry_run(*, corpus_id, filters, scope=None):
+    """
+    What `worker_results_delete` would delete, per kind of result, without deleting anything: the
+    deletion itself runs in a transaction that is rolled back, so the figures come from the very
+    statements a deletion would run and cannot drift from them.
+    """
+    sql, params = filters.runs_sql(corpus_id)
+    with transaction.atomic():
+        counts = delete_results(corpus_id=corpus_id, runs_sql=sql, runs_params=params, scope_ids=scope)
+        transaction.set_rollback(True)
     return counts

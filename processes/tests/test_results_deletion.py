@@ -388,3 +388,45 @@ def test_api_process_running(world, user_client):
     Task.objects.filter(process=process).update(state=TaskState.Completed)
     response = user_client.delete(URL.format(world["corpus"].id) + f"?model_version_id={world['beta'].id}")
     assert response.status_code == 204
+
+
+@pytest.mark.parametrize(
+    "filters", [{"model_version_id": "alpha"}, {"model_version_id": False}, {"element_id": "line"}, {}]
+)
+def test_dry_run_counts_what_the_deletion_deletes(world, filters):
+    filters = {name: world[value].id if isinstance(value, str) else value for name, value in filters.items()}
+    before = left(world)
+    element_id = filters.pop("element_id", None)
+    scope = [element_id] if element_id else None
+    dry = results.worker_results_dry_run(
+        corpus_id=world["corpus"].id, filters=results.ResultFilters(**filters), scope=scope
+    )
+    assert left(world) == before
+    assert Element.objects.filter(id=world["line"].id).exists()
+    assert dry == delete(world, **filters, **({"element_id": element_id} if element_id else {}))
+
+
+def test_api_dry_run(world, user_client, django_capture_on_commit_callbacks):
+    before = left(world)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = user_client.delete(
+            URL.format(world["corpus"].id) + f"?model_version_id={world['alpha'].id}&dry_run=true"
+        )
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "elements": 2,
+        "transcriptions": 2,
+        "classifications": 2,
+        "metadata": 2,
+        "entities": 2,
+        "transcription_entities": response.json()["transcription_entities"],
+        "embeddings": 2,
+    }
+    assert response.json()["transcription_entities"] > 0
+    assert callbacks == [] and left(world) == before
+    assert user_client.get("/api/v1/jobs/").json()["results"] == []
+
+
+def test_api_dry_run_bad_value(world, user_client):
+    response = user_client.delete(URL.format(world["corpus"].id) + "?dry_run=maybe")
+    assert response.status_code == 400 and "dry_run" in response.json()
