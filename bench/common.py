@@ -412,3 +412,19 @@ def stop_service(process):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def use_bench_redis(url):
+    """
+    Point the RQ queues of this process at the benchmark's own Redis database `url` and empty it,
+    so that jobs of earlier runs (or of a developer's server) take no part in the measure.
+    """
+    from django.conf import settings
+
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = url
+    import django_rq
+
+    connection = django_rq.get_connection("default")
+    connection.flushdb()
+    return connection

@@ -24,7 +24,16 @@ import sys
 import tempfile
 import time
 
-from common import argument_parser, bench_user, log, print_header, setup_database, start_service, stop_service
+from common import (
+    argument_parser,
+    bench_user,
+    log,
+    print_header,
+    setup_database,
+    start_service,
+    stop_service,
+    use_bench_redis,
+)
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 
@@ -83,17 +92,12 @@ def rq_floor(samples=20):
 def main():
     args = parse_args()
     url = setup_database()
-    from django.conf import settings
 
     from ponos.models import Task, TaskState
     from ponos.scheduler import schedule_process
     from processes.services import process_delete
 
-    for queue in settings.RQ_QUEUES.values():
-        queue["URL"] = REDIS_URL
-    import django_rq
-
-    django_rq.get_connection("default").flushdb()
+    use_bench_redis(REDIS_URL)
 
     with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as folder:
         services = []

@@ -33,6 +33,7 @@ from common import (
     start_service,
     stop_server,
     stop_service,
+    use_bench_redis,
 )
 
 # The same Redis database as the API server that `common.start_server` starts.
@@ -207,16 +208,11 @@ def measure(args, url, api_url, token, user, corpus, version, agents, folder, se
 def main():
     args = parse_args()
     url = setup_database()
-    from django.conf import settings
 
     from documents.services import corpus_delete
     from tests.clients import WORKER_REQUIREMENTS, ensure_environment
 
-    for queue in settings.RQ_QUEUES.values():
-        queue["URL"] = REDIS_URL
-    import django_rq
-
-    django_rq.get_connection("default").flushdb()
+    use_bench_redis(REDIS_URL)
     log("The base worker's environment (built once, then reused)")
     worker_python = ensure_environment("worker", WORKER_REQUIREMENTS)
     results = []

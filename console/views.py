@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,9 +20,8 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from documents.models import Classification, MetaData, Transcription
 from documents.selectors import corpora_for_user, element_children, get_element
 from ponos import services as ponos_services
-from ponos.authentication import ACTIVE_TASK_STATES
 from ponos.models import Task
-from ponos.selectors import agents_queryset
+from ponos.selectors import agents_queryset, running_tasks_prefetch
 from ponos.services import tasks as task_services
 from processes.api.process_filters import ProcessFilterSet
 from processes.models import FINAL_PROCESS_STATES, ActivityState, ProcessMode, ProcessState, WorkerRun
@@ -67,7 +65,8 @@ class ProcessList(ConsolePage, TemplateView):
         user = self.request.user
         queryset = listable_processes(user).select_related("creator", "corpus").with_state().order_by("-created", "-id")
         filters = ProcessFilterSet(self.request.GET, queryset=queryset, request=self.request)
-        processes = filters.qs if filters.is_valid() else queryset.none()
+        valid = filters.is_valid()
+        processes = filters.qs if valid else queryset.none()
         page = Paginator(processes, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
@@ -75,7 +74,7 @@ class ProcessList(ConsolePage, TemplateView):
             **super().get_context_data(**kwargs),
             "page": page,
             "filters": filters,
-            "filter_errors": error_messages(filters.errors) if not filters.is_valid() else [],
+            "filter_errors": [] if valid else error_messages(filters.errors),
             "query": query.urlencode(),
             "modes": ProcessMode.choices,
             "states": ProcessState.choices,
@@ -250,6 +249,5 @@ class AgentList(ConsolePage, TemplateView):
     def get_context_data(self, **kwargs):
         if not self.request.user.is_admin:
             raise PermissionDenied("Only instance administrators can see the agents.")
-        running = Task.objects.filter(state__in=ACTIVE_TASK_STATES).select_related("process").order_by("started", "id")
-        agents = agents_queryset().prefetch_related(Prefetch("tasks", queryset=running, to_attr="running_tasks"))
+        agents = agents_queryset().prefetch_related(running_tasks_prefetch())
         return {**super().get_context_data(**kwargs), "agents": list(agents)}

@@ -86,3 +86,9 @@ def agents_queryset():
         .prefetch_related(gpus_prefetch())
         .order_by("hostname", "pid", "id")
     )
+
+
+def running_tasks_prefetch():
+    """Each agent's tasks running now, oldest first, as `running_tasks`."""
+    running = Task.objects.filter(state__in=ACTIVE_TASK_STATES).order_by("started", "id")
+    return Prefetch("tasks", queryset=running, to_attr="running_tasks")

@@ -6,7 +6,6 @@ the reader's eyes). Agents describe the execution hosts, so only instance admini
 them; farms are chosen when starting a process, so every authenticated user lists them.
 """
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
@@ -19,9 +18,8 @@ from ponos.api.agent_serializers import (
     AgentSerializer,
     FarmSerializer,
 )
-from ponos.authentication import ACTIVE_TASK_STATES
-from ponos.models import Agent, Farm, Task
-from ponos.selectors import agent_actions, agents_queryset
+from ponos.models import Agent, Farm
+from ponos.selectors import agent_actions, agents_queryset, running_tasks_prefetch
 
 TAGS = ["ponos"]
 
@@ -56,8 +54,7 @@ class AgentDetails(RetrieveAPIView):
     permission_classes = (IsInstanceAdmin,)
 
     def get_queryset(self):
-        running = Task.objects.filter(state__in=ACTIVE_TASK_STATES).order_by("started", "id")
-        return agents_queryset().prefetch_related(Prefetch("tasks", queryset=running, to_attr="running_tasks"))
+        return agents_queryset().prefetch_related(running_tasks_prefetch())
 
     @extend_schema(operation_id="RetrieveAgent")
     def get(self, request, *args, **kwargs):
