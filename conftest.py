@@ -9,7 +9,7 @@ from tests.tokens import token_client
 
 # Agents, job workers and the live API as separate processes, for the tests that run processes;
 # the corpus, types and elements most tests start from; S3 storages and storage helpers.
-pytest_plugins = ["ponos.tests.running", "tests.fixtures", "tests.s3", "tests.storage"]
+pytest_plugins = ["console.tests.browser", "ponos.tests.running", "tests.fixtures", "tests.s3", "tests.storage"]
 
 # Tests that start servers, agents or the clients' environments: they run after all the others,
 # so that a broken rule fails the run in its first minutes. `pytest -m "not slow and not e2e"` runs

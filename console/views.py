@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -17,16 +18,18 @@ from django.views import View
 from django.views.generic import TemplateView
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 
+from console.forms import configuration_fields, worker_run_choices
 from documents.models import Classification, MetaData, Transcription
 from documents.selectors import corpora_for_user, element_children, get_element
 from ponos import services as ponos_services
-from ponos.models import Task
+from ponos.models import Artifact, Task
 from ponos.selectors import agents_queryset, running_tasks_prefetch
 from ponos.services import tasks as task_services
 from processes.api.process_filters import ProcessFilterSet
 from processes.models import FINAL_PROCESS_STATES, ActivityState, ProcessMode, ProcessState, WorkerRun
 from processes.selectors import listable_processes, process_for_user, processes_with_level, readable_worker_runs
 from processes.services.activities import activity_statistics
+from processes.services.worker_runs import CONFIGURABLE_MODES
 from users.models import Role
 
 PAGE_SIZE = 20
@@ -70,6 +73,7 @@ class ProcessList(ConsolePage, TemplateView):
         page = Paginator(processes, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
+        corpora = list(corpora_for_user(user).order_by("name", "id").values_list("id", "name", "max_level"))
         return {
             **super().get_context_data(**kwargs),
             "page": page,
@@ -78,7 +82,8 @@ class ProcessList(ConsolePage, TemplateView):
             "query": query.urlencode(),
             "modes": ProcessMode.choices,
             "states": ProcessState.choices,
-            "corpora": corpora_for_user(user).order_by("name", "id").values_list("id", "name"),
+            "corpora": corpora,
+            "creatable_on": [(pk, name) for pk, name, level in corpora if level >= Role.CONTRIBUTOR],
             "filtered": any(self.request.GET.get(name) for name in filters.filters),
         }
 
@@ -88,9 +93,9 @@ def process_page_context(user, pk):
     queryset = processes_with_level(user).select_related("corpus", "creator", "farm", "element", "template")
     process = process_for_user(user, pk, queryset=queryset.with_state())
     tasks = list(
-        ponos_services.process_run_tasks(process.id).select_related(
-            "agent", "gpu", "worker_run__version__worker", "worker_run__model_version__model"
-        )
+        ponos_services.process_run_tasks(process.id)
+        .select_related("agent", "gpu", "worker_run__version__worker", "worker_run__model_version__model")
+        .prefetch_related(Prefetch("artifacts", queryset=Artifact.objects.order_by("path")))
     )
     depths = {}
     for task in tasks:
@@ -105,21 +110,37 @@ def process_page_context(user, pk):
         run.parent_summaries = [summaries.get(parent, str(parent)) for parent in run.parents]
     final = process.state in FINAL_PROCESS_STATES
     statistics = []
-    if process.activity_state != ActivityState.Disabled:
+    if process.started is not None and process.activity_state != ActivityState.Disabled:
         statistics = activity_statistics(process.id, finished=final)
         for row in statistics:
             total = row["queued"] + row["started"] + row["processed"] + row["error"]
             row["total"] = total
             row["percent"] = round(100 * (row["processed"] + row["error"]) / total) if total else 0
+    can_act = process.level >= Role.CONTRIBUTOR
+    # A template's table is applied to other processes, never edited on its own page (seed 002).
+    editable = (
+        can_act
+        and process.started is None
+        and process.mode in CONFIGURABLE_MODES
+        and process.mode != ProcessMode.Template
+    )
+    choices = worker_run_choices(user) if editable else {}
+    versions = {run.version_id: run.version for run in worker_runs}
     return {
+        **choices,
+        "configuration_forms": [
+            {"version": version, "fields": configuration_fields(version)} for version in versions.values()
+        ]
+        if editable
+        else [],
         "process": process,
         "depths": sorted(depths.items()),
         "tasks": tasks,
         "worker_runs": worker_runs,
         "statistics": statistics,
         "live": process.started is not None and not final,
-        "can_act": process.level >= Role.CONTRIBUTOR,
-        "editable": process.started is None and process.mode != ProcessMode.Template,
+        "can_act": can_act,
+        "editable": editable,
     }
 
 

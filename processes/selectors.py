@@ -34,6 +34,11 @@ def readable_worker_runs(user):
     return WorkerRun.objects.filter(own | shared)
 
 
+def user_worker_runs(user):
+    """The personal worker runs of `user` (their local process's), the latest first."""
+    return WorkerRun.objects.filter(process__mode=ProcessMode.Local, process__creator=user).order_by("-created", "id")
+
+
 def processes_with_level(user):
     """
     Processes `user` can see, annotated with `level`: their level on the process's corpus, or

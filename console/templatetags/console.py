@@ -5,6 +5,8 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 
+from users.models import Role
+
 register = template.Library()
 
 # Badge colours of the status page, by state of a process, a task or an activity.
@@ -75,3 +77,10 @@ def from_now(moment):
     if delta.total_seconds() <= 0:
         return f"any moment now ({local:%H:%M})"
     return f"in {human_duration(delta)} ({local:%H:%M})"
+
+
+@register.filter
+def level_name(level):
+    """The role a level gives (`Admin`, `Contributor`, `Guest`), or an empty string for none."""
+    reached = [role for role in Role if (level or 0) >= role]
+    return reached[-1].label if reached else ""

@@ -1,13 +1,15 @@
 """The console's pages through Django's test client: rights, refusals, filters and query counts."""
 
-import re
+import io
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from arkindex import storage
+from console.tests.conftest import text
 from documents.models import Classification, MetaData, MLClass, Transcription
-from ponos.models import TaskState
+from ponos.models import Artifact, TaskState
 from ponos.tests.factories import AgentFactory, make_task
 from processes.models import ActivityState, ProcessMode
 from processes.tests.factories import ProcessFactory, make_run
@@ -15,17 +17,6 @@ from users.models import Role
 from users.tests.factories import grant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def browser(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response):
-    return re.sub(r"\s+", " ", response.content.decode())
 
 
 def make_processes(corpus, user, count):
@@ -127,7 +118,8 @@ def build_process(corpus, user, runs, tasks):
     worker_runs = [make_run(process) for _ in range(runs)]
     agent = AgentFactory()
     for n in range(tasks):
-        make_task(process, f"task-{n}", TaskState.Running, depth=n % 3, agent=agent, worker_run=worker_runs[0])
+        task = make_task(process, f"task-{n}", TaskState.Running, depth=n % 3, agent=agent, worker_run=worker_runs[0])
+        Artifact.objects.create(task=task, path=f"results {n}.json", size=2048, content_type="application/json")
     process.started = process.created
     process.save()
     return process
@@ -137,11 +129,12 @@ def build_process(corpus, user, runs, tasks):
 def test_process_page_queries_are_flat(browser, corpus, user, runs, tasks, django_assert_num_queries):
     process = build_process(corpus, user, runs, tasks)
     browser.get(f"/process/{process.id}")
-    # Session, user, the process, its tasks, its worker runs, their activity statistics.
-    with django_assert_num_queries(6):
+    # Session, user, the process, its tasks, their artifacts, its worker runs, their activity statistics.
+    with django_assert_num_queries(7):
         response = browser.get(f"/process/{process.id}")
     assert response.status_code == 200
     assert text(response).count('data-task="') == tasks
+    assert text(response).count("/artifact/results%20") == tasks
     assert text(response).count("<tr>") >= runs
 
 
@@ -254,3 +247,11 @@ def test_restart_task_checks_the_task(browser, corpus, user):
     task.save()
     response = browser.post(f"/process/{process.id}/restart-task", {"task": str(task.id)}, follow=True)
     assert f"Task {task.slug} runs again." in text(response)
+
+
+def test_artifact_links_download_with_the_session(browser, corpus, user):
+    process = build_process(corpus, user, 1, 1)
+    artifact = process.tasks.get().artifacts.get()
+    storage.backend().write(artifact.storage_key, io.BytesIO(b"{}"))
+    response = browser.get(f"/api/v1/task/{artifact.task_id}/artifact/results%200.json")
+    assert response.status_code == 302

@@ -30,7 +30,7 @@ from datasets.api.serializers import (
 )
 from datasets.models import Dataset, DatasetElement, DatasetSet
 from documents.api.serializers import ElementSerializer
-from documents.selectors import check_corpus_level, elements_with_level, get_corpus, get_element
+from documents.selectors import elements_with_level, get_corpus, get_element
 from users.models import Role
 
 TAGS = ["datasets"]
@@ -38,9 +38,7 @@ WRITE_ACTION = "change its datasets"
 
 
 def get_dataset(request, dataset_id, needed=Role.GUEST, action="read it"):
-    dataset = services.datasets_with_level(request.user).filter(pk=dataset_id).first()
-    check_corpus_level(getattr(dataset, "level", 0), needed, what=f"Dataset {dataset_id}", action=action)
-    return dataset
+    return services.get_dataset(request.user, dataset_id, needed, action)
 
 
 def get_set(dataset, name):

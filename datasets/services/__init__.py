@@ -19,8 +19,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from arkindex.api.exceptions import Conflict
 from datasets.models import DATASET_TRANSITIONS, Dataset, DatasetElement, DatasetSet, DatasetState
 from documents.models import Corpus, Element, Selection
-from documents.selectors import ELEMENT_RELATED, corpus_level_subquery
+from documents.selectors import ELEMENT_RELATED, check_corpus_level, corpus_level_subquery
 from documents.signals import corpus_deleting, elements_deleting
+from users.models import Role
 
 DATASETS = Dataset._meta.db_table
 SETS = DatasetSet._meta.db_table
@@ -57,6 +58,13 @@ def datasets_with_level(user):
         .annotate(level=corpus_level_subquery(user), set_list=sets_subquery())
         .order_by("name", "id")
     )
+
+
+def get_dataset(user, dataset_id, needed=Role.GUEST, action="read it"):
+    """A dataset by ID with the user's `level` on its corpus: 404 when hidden from them, 403 below `needed`."""
+    dataset = datasets_with_level(user).select_related("corpus").filter(pk=dataset_id).first()
+    check_corpus_level(getattr(dataset, "level", 0), needed, what=f"Dataset {dataset_id}", action=action)
+    return dataset
 
 
 def dataset_elements(dataset, dataset_set=None):

@@ -60,12 +60,7 @@ class UserWorkerRuns(ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WorkerRun.objects.none()
-        return (
-            WorkerRun.objects.filter(process__mode=ProcessMode.Local, process__creator=self.request.user)
-            .select_related(*WORKER_RUN_RELATIONS)
-            .with_process_state()
-            .order_by("-created", "id")
-        )
+        return selectors.user_worker_runs(self.request.user).select_related(*WORKER_RUN_RELATIONS).with_process_state()
 
     @extend_schema(operation_id="ListUserWorkerRuns")
     def get(self, request, *args, **kwargs):

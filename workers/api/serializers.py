@@ -64,7 +64,12 @@ def _non_blank(value):
 
 class WorkerCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    slug = serializers.RegexField(r"^[-a-zA-Z0-9_]{1,100}$", max_length=100, help_text=SLUG_HELP)
+    slug = serializers.RegexField(
+        r"^[-a-zA-Z0-9_]{1,100}$",
+        max_length=100,
+        help_text=SLUG_HELP,
+        error_messages={"invalid": f"Not a slug: {SLUG_HELP[0].lower()}{SLUG_HELP[1:]}"},
+    )
     type = serializers.CharField(max_length=100, help_text="Free text, for example `classifier` or `recognizer`.")
     description = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     repository_url = serializers.URLField(

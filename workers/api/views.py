@@ -11,8 +11,6 @@ computed in the same query as the object, by a subquery over the rights.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Exists, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -21,7 +19,7 @@ from rest_framework.serializers import as_serializer_error
 
 from arkindex.api.exceptions import StandardValidationError
 from users.models import Role
-from users.rights import check_level, filter_rights, get_max_level
+from users.rights import get_max_level
 from workers import services
 from workers.api.filters import WorkerConfigurationFilterSet, WorkerFilterSet, WorkerVersionFilterSet
 from workers.api.serializers import (
@@ -37,26 +35,16 @@ from workers.api.serializers import (
     WorkerVersionSerializer,
     WorkerVersionUpdateSerializer,
 )
-from workers.models import Worker, WorkerConfiguration, WorkerType, WorkerVersion
+from workers.models import WorkerConfiguration, WorkerVersion
+from workers.selectors import (
+    get_worker,
+    get_worker_configuration,
+    get_worker_version,
+    readable_worker_types,
+    readable_workers,
+)
 
 TAGS = ["workers"]
-
-
-def check_worker_level(level, required, *, what, action):
-    """`users.rights.check_level` for a worker, or for an object whose rights are its worker's."""
-    check_level(level, required, what=what, holder="the worker", action=action)
-
-
-def get_worker(request, pk, required, action):
-    worker = filter_rights(request.user, Worker.objects.select_related("type"), level=0).filter(pk=pk).first()
-    check_worker_level(getattr(worker, "max_level", 0), required, what=f"Worker {pk}", action=action)
-    return worker
-
-
-def worker_level(user):
-    """The user's level on the worker of each row (a version or a configuration)."""
-    levels = filter_rights(user, Worker.objects.filter(pk=OuterRef("worker_id")), level=0).values("max_level")[:1]
-    return Coalesce(Subquery(levels), 0)
 
 
 @extend_schema(tags=TAGS)
@@ -69,8 +57,7 @@ class WorkerTypeList(ListAPIView):
     serializer_class = WorkerTypeSerializer
 
     def get_queryset(self):
-        readable = filter_rights(self.request.user, Worker.objects.filter(type_id=OuterRef("pk")), Role.GUEST)
-        return WorkerType.objects.filter(Exists(readable)).order_by("slug", "id")
+        return readable_worker_types(self.request.user)
 
     @extend_schema(operation_id="ListWorkerTypes")
     def get(self, request, *args, **kwargs):
@@ -88,9 +75,7 @@ class WorkerList(ListAPIView):
     filterset_class = WorkerFilterSet
 
     def get_queryset(self):
-        return filter_rights(self.request.user, Worker.objects.select_related("type"), level=Role.GUEST).order_by(
-            "name", "id"
-        )
+        return readable_workers(self.request.user).order_by("name", "id")
 
     @extend_schema(operation_id="ListWorkers")
     def get(self, request, *args, **kwargs):
@@ -127,7 +112,7 @@ class WorkerDetail(GenericAPIView):
 
     @extend_schema(operation_id="RetrieveWorker", description="A worker the user can see.")
     def get(self, request, pk):
-        worker = get_worker(request, pk, Role.GUEST, "see it")
+        worker = get_worker(request.user, pk, Role.GUEST, "see it")
         return Response(WorkerSerializer(worker).data)
 
     @extend_schema(
@@ -137,7 +122,7 @@ class WorkerDetail(GenericAPIView):
         description="Change a worker's name, type or description. Needs contributor access to the worker.",
     )
     def patch(self, request, pk):
-        worker = get_worker(request, pk, Role.CONTRIBUTOR, "update it")
+        worker = get_worker(request.user, pk, Role.CONTRIBUTOR, "update it")
         serializer = WorkerUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         worker = services.worker_update(worker=worker, **serializer.validated_data)
@@ -154,7 +139,7 @@ class WorkerVersionList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WorkerVersion.objects.none()
-        worker = get_worker(self.request, self.kwargs["pk"], Role.GUEST, "see its versions")
+        worker = get_worker(self.request.user, self.kwargs["pk"], Role.GUEST, "see its versions")
         versions = WorkerVersion.objects.filter(worker=worker).select_related("worker__type")
         return versions.order_by("-version", "-created")
 
@@ -174,7 +159,7 @@ class WorkerVersionList(ListAPIView):
         ),
     )
     def post(self, request, pk):
-        worker = get_worker(request, pk, Role.CONTRIBUTOR, "add versions to it")
+        worker = get_worker(request.user, pk, Role.CONTRIBUTOR, "add versions to it")
         serializer = WorkerVersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = services.worker_version_create(worker=worker, **serializer.validated_data)
@@ -214,7 +199,7 @@ class WorkerVersionImport(GenericAPIView):
         ),
     )
     def post(self, request, pk):
-        worker = get_worker(request, pk, Role.CONTRIBUTOR, "add versions to it")
+        worker = get_worker(request.user, pk, Role.CONTRIBUTOR, "add versions to it")
         serializer = WorkerVersionImportSerializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
@@ -239,15 +224,7 @@ class WorkerVersionDetail(GenericAPIView):
     serializer_class = WorkerVersionSerializer
 
     def get_version(self, required, action):
-        version = (
-            WorkerVersion.objects.select_related("worker__type")
-            .annotate(worker_level=worker_level(self.request.user))
-            .filter(pk=self.kwargs["pk"])
-            .first()
-        )
-        level = getattr(version, "worker_level", 0)
-        check_worker_level(level, required, what=f"Worker version {self.kwargs['pk']}", action=action)
-        return version
+        return get_worker_version(self.request.user, self.kwargs["pk"], required, action)
 
     @extend_schema(operation_id="RetrieveWorkerVersion", description="A version of a worker the user can see.")
     def get(self, request, pk):
@@ -294,7 +271,7 @@ class WorkerConfigurationList(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WorkerConfiguration.objects.none()
-        worker = get_worker(self.request, self.kwargs["pk"], Role.GUEST, "see its configurations")
+        worker = get_worker(self.request.user, self.kwargs["pk"], Role.GUEST, "see its configurations")
         return WorkerConfiguration.objects.filter(worker=worker).order_by("name", "id")
 
     @extend_schema(operation_id="ListWorkerConfigurations")
@@ -313,7 +290,7 @@ class WorkerConfigurationList(ListAPIView):
         ),
     )
     def post(self, request, pk):
-        worker = get_worker(request, pk, Role.ADMIN, "create configurations")
+        worker = get_worker(request.user, pk, Role.ADMIN, "create configurations")
         serializer = WorkerConfigurationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -351,14 +328,7 @@ class WorkerConfigurationDetail(GenericAPIView):
     serializer_class = WorkerConfigurationSerializer
 
     def get_configuration(self, required, action):
-        worker_configuration = (
-            WorkerConfiguration.objects.annotate(worker_level=worker_level(self.request.user))
-            .filter(pk=self.kwargs["pk"])
-            .first()
-        )
-        level = getattr(worker_configuration, "worker_level", 0)
-        check_worker_level(level, required, what=f"Worker configuration {self.kwargs['pk']}", action=action)
-        return worker_configuration
+        return get_worker_configuration(self.request.user, self.kwargs["pk"], required, action)
 
     @extend_schema(operation_id="RetrieveWorkerConfiguration")
     def get(self, request, pk):

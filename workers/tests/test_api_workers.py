@@ -247,7 +247,10 @@ def test_create_repository_worker_existing_public(user_client):
     [
         ({"slug": "a", "type": "t"}, {"name": ["This field is required."]}),
         ({"name": " ", "slug": "a", "type": "t"}, {"name": ["This field may not be blank."]}),
-        ({"name": "A", "slug": "a b", "type": "t"}, {"slug": ["This value does not match the required pattern."]}),
+        (
+            {"name": "A", "slug": "a b", "type": "t"},
+            {"slug": ["Not a slug: letters, digits, dashes and underscores, at most 100 characters."]},
+        ),
         ({"name": "A", "slug": "a"}, {"type": ["This field is required."]}),
         ({"name": "A", "slug": "a", "type": "   "}, {"type": ["This field may not be blank."]}),
         (
