@@ -19,7 +19,7 @@ from ponos.models import Task, TaskState
 from ponos.tests.factories import AgentFactory, make_task
 from processes.models import ActivityState, ProcessMode, WorkerActivity, WorkerActivityState, WorkerRun
 from processes.tests.factories import ProcessFactory, RunnableWorkerVersionFactory, make_run
-from users.models import Role
+from users.models import Right, Role
 from users.tests.factories import grant
 from workers.models import FeatureUsage, Model, ModelVersion, ModelVersionState, Worker, WorkerConfiguration
 from workers.tests.factories import WorkerFactory
@@ -251,6 +251,11 @@ def test_configure_a_process_before_starting_it(driver, live_server, user, corpu
     panel.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     error = shown(driver, f'#new-configuration-{version.id} [data-for="configuration"]')
     assert "defaults" in error
+    # A value of the wrong type: the API names the key, the page puts its message under that field.
+    driver.execute_script("arguments[0].type = 'text'; arguments[0].value = 'high'", threshold)
+    panel.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert shown(driver, f'#new-configuration-{version.id} [data-for="configuration[threshold]"]')
+    driver.execute_script("arguments[0].type = 'number'", threshold)
     threshold.clear()
     threshold.send_keys("0.9")
     panel.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
@@ -315,6 +320,17 @@ def test_catalogue_pages(driver, live_server, user, superuser, corpus, make_elem
     driver.find_element(By.LINK_TEXT, "train").click()
     assert len(driver.find_elements(By.CSS_SELECTOR, "#dataset-elements tbody tr")) == 3
     screenshot(driver, "dataset")
+
+    # A narrow screen: the tables scroll sideways, the less useful columns go.
+    driver.set_window_size(390, 800)
+    screenshot(driver, "dataset-narrow")
+    driver.get(f"{live_server.url}/worker-runs/")
+    screenshot(driver, "worker-runs-narrow")
+    Right.objects.filter(user=user, object_id=corpus.id).update(level=Role.ADMIN)
+    driver.get(f"{live_server.url}/delete-results/?corpus={corpus.id}")
+    assert driver.find_elements(By.ID, "delete-results")
+    screenshot(driver, "delete-results-narrow")
+    driver.set_window_size(1280, 900)
 
     driver.delete_all_cookies()
     superuser.set_password("admin-password")

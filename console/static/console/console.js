@@ -104,6 +104,19 @@
     if (typeof errors !== "object" || errors === null || Array.isArray(errors)) return messagesOf(errors).forEach(add);
     Object.entries(errors).forEach(function ([key, value]) {
       const name = prefix ? prefix + "[" + key + "]" : key;
+      // `["threshold: Must be a number."]` on `configuration` belongs to `configuration[threshold]`.
+      if (Array.isArray(value)) {
+        value = value.filter(function (message) {
+          const keyed = typeof message === "string" && message.match(/^([^:\s]+): (.+)$/);
+          const inner = keyed && form.querySelector('.field-error[data-for="' + CSS.escape(name + "[" + keyed[1] + "]") + '"]');
+          if (!inner) return true;
+          inner.textContent = keyed[2];
+          const control = form.querySelector('[name="' + CSS.escape(name + "[" + keyed[1] + "]") + '"]');
+          if (control) control.classList.add("invalid");
+          return false;
+        });
+        if (!value.length) return;
+      }
       const slot = form.querySelector('.field-error[data-for="' + CSS.escape(name) + '"]');
       if (slot) {
         slot.textContent = messagesOf(value).join(" ");
