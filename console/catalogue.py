@@ -6,13 +6,11 @@ datasets. Each reads through the selectors the API reads through; forms post to 
 
 import uuid
 
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.views.generic import TemplateView
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from console.forms import configuration_fields
-from console.views import PAGE_SIZE, ConsolePage, error_messages
+from console.views import ConsolePage, error_messages, paginate
 from datasets.services import dataset_elements, datasets_with_level, get_dataset
 from documents.selectors import corpora_for_user
 from processes.selectors import readable_worker_runs, user_worker_runs
@@ -28,13 +26,6 @@ DATASET_PAGE_SIZE = 50
 RUN_RELATIONS = ("version__worker__type", "model_version__model", "configuration")
 
 
-def paginate(request, queryset, size=PAGE_SIZE):
-    page = Paginator(queryset, size).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return page, query.urlencode()
-
-
 def filtered_workers(request):
     """The workers the user can see, filtered as ListWorkers filters them (type, name), with the page and its errors."""
     filters = WorkerFilterSet(request.GET, queryset=readable_workers(request.user).order_by("name", "id"))
@@ -43,7 +34,6 @@ def filtered_workers(request):
     return {
         "workers": page,
         "query": query,
-        "filters": filters.form.cleaned_data if valid else {},
         "filter_errors": [] if valid else error_messages(filters.errors),
         "worker_types": list(readable_worker_types(request.user).values_list("slug", flat=True)),
         "filtered": any(request.GET.get(name) for name in ("type", "name", "local")),
@@ -138,7 +128,6 @@ class WorkerVersionDetail(ConsolePage, TemplateView):
             "fields": sorted(fields_of(version.configuration).items()),
             "static": sorted(static_configuration(version.configuration).items()),
             "docker": (version.configuration or {}).get("docker") or {},
-            "form_fields": configuration_fields(version),
         }
 
 

@@ -36,6 +36,14 @@ PAGE_SIZE = 20
 CHILDREN_SHOWN = 100
 
 
+def paginate(request, queryset, size=PAGE_SIZE):
+    """The requested page of `queryset`, and the request's query without its page (for the page links)."""
+    page = Paginator(queryset, size).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()
+
+
 def error_messages(detail):
     """The messages of a refusal (a DRF error's detail: a string, a list or fields to lists), one per line."""
     if isinstance(detail, dict):
@@ -70,16 +78,14 @@ class ProcessList(ConsolePage, TemplateView):
         filters = ProcessFilterSet(self.request.GET, queryset=queryset, request=self.request)
         valid = filters.is_valid()
         processes = filters.qs if valid else queryset.none()
-        page = Paginator(processes, PAGE_SIZE).get_page(self.request.GET.get("page"))
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        page, query = paginate(self.request, processes)
         corpora = list(corpora_for_user(user).order_by("name", "id").values_list("id", "name", "max_level"))
         return {
             **super().get_context_data(**kwargs),
             "page": page,
             "filters": filters,
             "filter_errors": [] if valid else error_messages(filters.errors),
-            "query": query.urlencode(),
+            "query": query,
             "modes": ProcessMode.choices,
             "states": ProcessState.choices,
             "corpora": corpora,

@@ -8,13 +8,10 @@ run's details are read; a dry run counts the results of one model version, then 
 
 import pytest
 
-from console.tests.browser import choose, log_in, needs_chromium, screenshot, wait_for
+from console.tests.browser import add_worker_run, choose, log_in, needs_chromium, screenshot, wait_for
 from documents.models import Element
-from documents.tests.factories import CorpusFactory, ElementFactory, ElementTypeFactory
 from processes.models import Process, ProcessState, WorkerActivity
-from tests.test_e2e_process_run import WORKER, labeller_version, model_version
-from users.models import Role
-from users.tests.factories import grant
+from tests.test_e2e_process_run import WORKER, labeller_version, model_version, pages_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, needs_chromium, pytest.mark.usefixtures("transactional_db")]
 
@@ -24,12 +21,7 @@ PROCESS_TIMEOUT = 600
 
 @pytest.fixture
 def corpus(user):
-    corpus = CorpusFactory(name="Registers")
-    grant(corpus, Role.ADMIN, user=user)
-    page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
-    for index in range(PAGES):
-        ElementFactory(corpus=corpus, type=page, name=f"Page {index:02}")
-    return corpus
+    return pages_corpus(user, "Registers", PAGES)
 
 
 @pytest.fixture
@@ -61,10 +53,7 @@ def test_run_a_process_from_the_console(
     assert process.corpus_id == corpus.id and process.element_type.slug == "page"
 
     for model in ("Alpha", "Beta"):
-        form = driver.find_element(By.ID, "add-worker-run")
-        choose(driver, "worker_version_id", "Labeller", within=form)
-        choose(driver, "model_version_id", model, within=form)
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        add_worker_run(driver, "Labeller", model)
         wait_for(driver, lambda d, model=model: process.worker_runs.filter(model_version__model__name=model).exists())
     wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#worker-runs tbody tr")) == 2)
     screenshot(driver, "e2e-process-configured")
@@ -89,10 +78,10 @@ def test_run_a_process_from_the_console(
     assert WorkerActivity.objects.filter(process=process, state="processed").count() == 2 * PAGES
     screenshot(driver, "e2e-process-completed")
 
-    page = Element.objects.get(corpus=corpus, name="Page 03")
+    page = Element.objects.get(corpus=corpus, name="Page 003")
     driver.get(f"{live_server.url}/element/{page.id}")
     transcriptions = driver.find_element(By.ID, "transcriptions").text
-    assert "alpha: Page 03" in transcriptions and "beta: Page 03" in transcriptions
+    assert "alpha: Page 003" in transcriptions and "beta: Page 003" in transcriptions
     screenshot(driver, "e2e-element")
     driver.find_element(By.CSS_SELECTOR, f"#transcriptions a[href='/worker-run/{runs[alpha.id].id}']").click()
     details = wait_for(driver, lambda d: d.find_element(By.ID, "worker-run")).text

@@ -48,11 +48,17 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def corpus(user):
-    corpus = CorpusFactory(name="Pages")
+    corpus = pages_corpus(user, "Pages", PAGES)
+    ElementFactory(corpus=corpus, type=corpus.types.get(slug="page"), name="Folder")
+    return corpus
+
+
+def pages_corpus(user, name, pages):
+    """A corpus `user` administers, with `pages` elements of type page named `Page 000`, `Page 001`…"""
+    corpus = CorpusFactory(name=name)
     grant(corpus, Role.ADMIN, user=user)
     page = ElementTypeFactory(corpus=corpus, slug="page", display_name="Page")
-    ElementFactory(corpus=corpus, type=page, name="Folder")
-    for index in range(PAGES):
+    for index in range(pages):
         ElementFactory(corpus=corpus, type=page, name=f"Page {index:03}")
     return corpus
 

@@ -72,3 +72,13 @@ def choose(driver, name, text, within=None):
     select = Select(root.find_element(By.NAME, name))
     option = next(option for option in select.options if text in option.text)
     select.select_by_visible_text(option.text)
+
+
+def add_worker_run(driver, version_text, model_text):
+    """Add a worker run with the process page's form: the version and model version whose option texts contain these."""
+    from selenium.webdriver.common.by import By
+
+    form = driver.find_element(By.ID, "add-worker-run")
+    choose(driver, "worker_version_id", version_text, within=form)
+    choose(driver, "model_version_id", model_text, within=form)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

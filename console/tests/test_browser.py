@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import pytest
 from django.utils import timezone
 
-from console.tests.browser import choose, log_in, needs_chromium, screenshot, wait_for
+from console.tests.browser import add_worker_run, choose, log_in, needs_chromium, screenshot, wait_for
 from datasets.models import DatasetElement
 from datasets.services import dataset_create
 from documents.models import Element, ElementPath
@@ -227,19 +227,13 @@ def test_configure_a_process_before_starting_it(driver, live_server, user, corpu
     screenshot(driver, "process-configuration-refused")
 
     for tag in ("v1", "v2"):
-        form = driver.find_element(By.ID, "add-worker-run")
-        choose(driver, "worker_version_id", "Recogniser", within=form)
-        choose(driver, "model_version_id", tag, within=form)
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        add_worker_run(driver, "Recogniser", tag)
         wait_for(driver, lambda d, tag=tag: process.worker_runs.filter(model_version__tag=tag).exists())
         rows = 1 if tag == "v1" else 2
         wait_for(driver, lambda d, rows=rows: len(d.find_elements(By.CSS_SELECTOR, "#worker-runs tbody tr")) == rows)
 
     # The same run again is refused with the API's message.
-    form = driver.find_element(By.ID, "add-worker-run")
-    choose(driver, "worker_version_id", "Recogniser", within=form)
-    choose(driver, "model_version_id", "v1", within=form)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    add_worker_run(driver, "Recogniser", "v1")
     assert "already" in shown(driver, "#add-worker-run .form-errors")
 
     # A configuration: the form starts from the defaults, which the API refuses as they are.
