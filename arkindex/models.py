@@ -10,6 +10,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
+def constraint_of(error):
+    """The name of the constraint an IntegrityError broke, as PostgreSQL reports it, or None."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+
+
 class IndexableModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created = models.DateTimeField(auto_now_add=True)

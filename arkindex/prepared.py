@@ -22,7 +22,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, connections
 
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sb]")
 
 
 class ExecutedQuery:
@@ -82,23 +82,61 @@ class Statement:
 _INSERTS = {}
 
 
+# Array columns of these base types travel as the text of their value, in one text[] per column.
+NUMBER_TYPES = {
+    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
+    "PositiveBigIntegerField", "PositiveSmallIntegerField", "FloatField",
+}  # fmt: skip
+
+
+def _number_array(field):
+    while hasattr(field, "base_field"):
+        field = field.base_field
+    return field.get_internal_type() in NUMBER_TYPES
+
+
+def _array_literal(value):
+    """PostgreSQL's text of an array of numbers (nested lists), e.g. `{{0,0},{10,0}}`."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(_array_literal(item) for item in value) + "}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number: an array column's values are sent as numbers only.")
+    # The number's own text, also for the driver's wrappers (psycopg's Int4 is an int).
+    return int.__repr__(value) if isinstance(value, int) else float.__repr__(value)
+
+
 def _insert_statement(model):
-    """`INSERT … SELECT FROM unnest(…)` of every column of `model`, each sent as one array."""
+    """
+    `INSERT … SELECT FROM unnest(…)` of every column of `model`, each sent as one array. unnest
+    would flatten an array column's values: those (arrays of numbers, such as polygons) are sent as
+    the text of each value, and cast back by the SELECT.
+    """
     if model not in _INSERTS:
         quote = connection.ops.quote_name
         fields = [field for field in model._meta.concrete_fields if not field.generated]
         if model._meta.pk.get_default() is None:
             raise ValueError(f"{model.__name__}'s primary key has no default: its rows cannot be sent as arrays.")
-        arrays = []
-        for field in fields:
+        arrays, selected, literal_fields = [], [], set()
+        for position, field in enumerate(fields):
             db_type = field.db_type(connection)
             if db_type.endswith("]"):
-                # unnest would flatten an array column's values into one row per element.
-                raise ValueError(f"{model.__name__}.{field.name} is an array: its rows cannot be sent as arrays.")
-            arrays.append(f"%({field.attname})s::{db_type}[]")
+                if not _number_array(field):
+                    raise ValueError(f"{model.__name__}.{field.name} is an array of other than numbers.")
+                arrays.append(f"%({field.attname})b::text[]")
+                selected.append(f"item.c{position}::{db_type}")
+                literal_fields.add(field.attname)
+            else:
+                arrays.append(f"%({field.attname})b::{db_type}[]")
+                selected.append(f"item.c{position}")
         columns = ", ".join(quote(field.column) for field in fields)
-        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({', '.join(arrays)})"
-        _INSERTS[model] = (fields, Statement(sql))
+        aliases = ", ".join(f"c{position}" for position in range(len(fields)))
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {', '.join(selected)} "
+            f"FROM unnest({', '.join(arrays)}) AS item ({aliases})"
+        )
+        _INSERTS[model] = (fields, literal_fields, Statement(sql))
     return _INSERTS[model]
 
 
@@ -111,12 +149,16 @@ def insert_objects(objects):
     """
     if not objects:
         return objects
-    fields, statement = _insert_statement(type(objects[0]))
+    fields, literal_fields, statement = _insert_statement(type(objects[0]))
     wrapper = connections[connection.alias]  # the connection itself, not its per-thread proxy, read for every value
-    values = {
-        field.attname: [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
-        for field in fields
-    }
+    values = {}
+    for field in fields:
+        if field.attname in literal_fields:
+            # The text of the value as it is: the field's own preparation would wrap each number.
+            saved = (field.pre_save(obj, add=True) for obj in objects)
+            values[field.attname] = [None if value is None else _array_literal(value) for value in saved]
+        else:
+            values[field.attname] = [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
     statement.execute(values).close()
     for obj in objects:
         obj._state.adding = False

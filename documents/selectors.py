@@ -9,10 +9,12 @@ are 0 when the user has no access; callers answer 404 then (a hidden object does
 """
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery, UUIDField, Value
+from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, UUIDField, Value, When
 from django.db.models.functions import Coalesce, JSONObject
 
+from arkindex.prepared import Statement
 from documents.models import Classification, ClassificationState, Corpus, Element, ElementPath, ElementType, MetaData
+from users.callers import task_scope_of
 from users.models import Role
 from users.rights import check_level, filter_rights
 
@@ -94,8 +96,59 @@ def with_provenance_runs(queryset, provenance, corpus_ref):
     return queryset.annotate(provenance_runs=runs)
 
 
+# The corpus of each of many elements, the ids sent as one array: the statement's text does not
+# depend on their number, so that the driver prepares it once per connection.
+ELEMENT_CORPORA = Statement(f'SELECT id, corpus_id FROM "{Element._meta.db_table}" WHERE id = ANY(%(ids)s::uuid[])')
+
+
+def element_corpora(element_ids):
+    """`{element id: corpus id}` of those of `element_ids` that exist, in one prepared statement."""
+    with ELEMENT_CORPORA.execute({"ids": list(set(element_ids))}) as cursor:
+        return dict(cursor.fetchall())
+
+
+def corpus_ids_among(model, corpus_id, ids):
+    """
+    Those of `ids` that are objects of `model` (ML classes, entity types…) in the corpus, in one
+    statement prepared once per model: the ids are sent as one array.
+    """
+    statement = _CORPUS_IDS.get(model)
+    if statement is None:
+        statement = _CORPUS_IDS[model] = Statement(
+            f'SELECT id FROM "{model._meta.db_table}" WHERE corpus_id = %(corpus)s::uuid AND id = ANY(%(ids)s::uuid[])'
+        )
+    with statement.execute({"corpus": corpus_id, "ids": list(set(ids))}) as cursor:
+        return {row[0] for row in cursor.fetchall()}
+
+
+_CORPUS_IDS = {}
+
+
+def corpus_levels(user, corpus_ids):
+    """
+    The user's level on each corpus of `corpus_ids` (0 on those hidden from them), as
+    `corpus_level_subquery` reads it: a task's is read with its token, without a query.
+    """
+    corpus_ids = set(corpus_ids)
+    scope = task_scope_of(user)
+    if scope is not None and scope.corpus_level is not None:
+        return {corpus_id: scope.corpus_level if corpus_id == scope.corpus_id else 0 for corpus_id in corpus_ids}
+    levels = dict(filter_rights(user, Corpus.objects.filter(pk__in=corpus_ids), level=0).values_list("pk", "max_level"))
+    return {corpus_id: levels.get(corpus_id) or 0 for corpus_id in corpus_ids}
+
+
 def corpus_level_subquery(user, corpus_ref="corpus_id"):
     """The user's level on the corpus named by the outer query's `corpus_ref` column (0 when none)."""
+    scope = task_scope_of(user)
+    if scope is not None and scope.corpus_level is not None:
+        # A task reaches its process's corpus only, with its creator's level there, read with its token.
+        if scope.corpus_id is None:
+            return Value(0, output_field=IntegerField())
+        return Case(
+            When(**{corpus_ref: scope.corpus_id}, then=Value(scope.corpus_level)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
     levels = (
         filter_rights(user, Corpus.objects.filter(pk=OuterRef(corpus_ref)), level=0).order_by().values("max_level")[:1]
     )

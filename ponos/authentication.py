@@ -26,6 +26,7 @@ from arkindex.prepared import Statement
 from ponos.models import Task, TaskState
 from ponos.task_operations import operation_id, task_operations
 from users.callers import TaskScope
+from users.rights import level_sql
 
 ACTIVE_TASK_STATES = (TaskState.Running, TaskState.Stopping)
 
@@ -68,6 +69,7 @@ class TaskAuthentication(authentication.BaseAuthentication):
             model_version_id=task.model_version_id,
             model_id=task.model_id,
             worker_run=task.worker_run if task.worker_run_id else None,
+            corpus_level=task.creator_corpus_level,
         )
         return user, task
 
@@ -93,14 +95,16 @@ def _task_statement():
         _columns(user_model, "creator"),
         _columns(run_model, "run"),
     ]
+    corpus_model = process_model._meta.get_field("corpus").related_model
     sql = (
         f"SELECT {', '.join(column for _, columns in parts for column in columns)}, "
-        "model_version.model_id "
+        f"model_version.model_id, {level_sql(corpus_model, 'creator.id', 'corpus')} "
         f'FROM "{Task._meta.db_table}" AS task '
         f'JOIN "{process_model._meta.db_table}" AS process ON process.id = task.process_id '
         f'JOIN "{user_model._meta.db_table}" AS creator ON creator.id = process.creator_id '
         f'LEFT JOIN "{run_model._meta.db_table}" AS run ON run.id = task.worker_run_id '
         f'LEFT JOIN "{version_model._meta.db_table}" AS model_version ON model_version.id = run.model_version_id '
+        f'LEFT JOIN "{corpus_model._meta.db_table}" AS corpus ON corpus.id = process.corpus_id '
         "WHERE task.token = %(token)s"
     )
     models = []
@@ -116,8 +120,9 @@ def _task_statement():
 
 def task_by_token(token):
     """
-    The task of a token with its process and the process's creator loaded, and the model version
-    and model of its worker run as `model_version_id` and `model_id`, or None.
+    The task of a token with its process and the process's creator loaded, the model version
+    and model of its worker run as `model_version_id` and `model_id`, and the creator's level on
+    the process's corpus as `creator_corpus_level` (0 without one), or None.
     """
     statement, models = _task_statement()
     with statement.execute({"token": token}) as cursor:
@@ -141,7 +146,7 @@ def task_by_token(token):
         run.process = process
         task.worker_run = run
     task.model_version_id = run.model_version_id if run is not None else None
-    (task.model_id,) = row[start:]
+    task.model_id, task.creator_corpus_level = row[start:]
     return task
 
 

@@ -437,3 +437,30 @@ def test_task_publishes_on_a_model_its_creator_writes(world):
     assert client.get(f"/api/v1/modelversion/{version_id}/").status_code == 200
     # Corpora stay out of reach all the same.
     assert Corpus.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("level", "public", "deleting", "read", "publish"),
+    [
+        (Role.CONTRIBUTOR, False, False, 200, 201),
+        (Role.GUEST, False, False, 200, 403),
+        (None, True, False, 200, 403),
+        (None, False, False, 404, 400),
+        (Role.ADMIN, False, True, 404, 400),
+    ],
+)
+def test_task_reaches_its_corpus_with_its_creator_level(world, level, public, deleting, read, publish):
+    """The creator's level on the corpus, read with the token, is what the task reads and publishes with."""
+    from django.utils import timezone
+
+    corpus, element = world["own"]["corpus"], world["own"]["element"]
+    rights = Right.objects.filter(user=world["user"], object_id=corpus.id)
+    rights.update(level=level) if level is not None else rights.delete()
+    Corpus.objects.filter(pk=corpus.pk).update(public=public, deleting=timezone.now() if deleting else None)
+    client = client_for(world["task"])
+    assert client.get(f"/api/v1/element/{element.id}/").status_code == read
+    body = {"worker_run_id": str(world["run"].id), "transcriptions": [{"element_id": str(element.id), "text": "t"}]}
+    response = client.post("/api/v1/transcription/bulk/", body, format="json")
+    assert response.status_code == publish, response.json()
+    if publish == 400:
+        assert str(element.id) in response.json()["transcriptions"][0]

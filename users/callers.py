@@ -35,6 +35,9 @@ class TaskScope:
     model_id: UUID | None
     # The task's worker run (a model of the processes app) with its process, read with the token.
     worker_run: Any = None
+    # The creator's level on the corpus, read with the token (`users.rights.level_sql`): what the
+    # task reaches of it, so that queries on the corpus's objects need no rights subquery.
+    corpus_level: int | None = None
 
 
 def calling_task(request):

@@ -17,6 +17,7 @@ same answer as when it does not exist), 403 when it is visible but the level is 
 """
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Case, Expression, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -53,17 +54,42 @@ class RightsLevel(Expression):
 
     def as_sql(self, compiler, connection):
         object_sql, object_params = compiler.compile(self.object_ref)
-        quote = connection.ops.quote_name
-        sql = (
-            "(SELECT max(CASE WHEN level_right.user_id = %s THEN level_right.level"
-            " ELSE LEAST(level_right.level, level_membership.level) END)"
-            f" FROM {quote(Right._meta.db_table)} level_right"
-            f" LEFT JOIN {quote(Membership._meta.db_table)} level_membership"
-            " ON level_membership.group_id = level_right.group_id AND level_membership.user_id = %s"
-            f" WHERE level_right.content_type_id = %s AND level_right.object_id = {object_sql}"
-            " AND (level_right.user_id = %s OR level_membership.id IS NOT NULL))"
-        )
+        sql = _rights_level_sql("%s", "%s", object_sql)
         return sql, (self.user_id, self.user_id, self.content_type_id, *object_params, self.user_id)
+
+
+def _rights_level_sql(user_sql, content_type_sql, object_sql):
+    """The text of `RightsLevel`'s subquery, the user's id given as `user_sql` (three times) and the content type's."""
+    quote = connection.ops.quote_name
+    return (
+        f"(SELECT max(CASE WHEN level_right.user_id = {user_sql} THEN level_right.level"
+        " ELSE LEAST(level_right.level, level_membership.level) END)"
+        f" FROM {quote(Right._meta.db_table)} level_right"
+        f" LEFT JOIN {quote(Membership._meta.db_table)} level_membership"
+        f" ON level_membership.group_id = level_right.group_id AND level_membership.user_id = {user_sql}"
+        f" WHERE level_right.content_type_id = {content_type_sql} AND level_right.object_id = {object_sql}"
+        f" AND (level_right.user_id = {user_sql} OR level_membership.id IS NOT NULL))"
+    )
+
+
+def level_sql(model, user_column, row_alias):
+    """
+    What `filter_rights` annotates as `max_level` for a person (no instance administrator, no task
+    scope), as SQL text for statements written by hand: the level of the user whose id is the
+    column `user_column` on the row `row_alias` of `model`'s table, 0 when it is being deleted.
+    """
+    # The content type by its natural key: its id may change when a database is rebuilt, not the statement's text.
+    opts = model._meta
+    content_type = (
+        f"(SELECT id FROM {connection.ops.quote_name(ContentType._meta.db_table)}"
+        f" WHERE app_label = '{opts.app_label}' AND model = '{opts.model_name}')"
+    )
+    rights = _rights_level_sql(user_column, content_type, f"{row_alias}.id")
+    public = f"CASE WHEN {row_alias}.public THEN {Role.GUEST.value} ELSE 0 END" if _has_field(model, "public") else "0"
+    level = f"GREATEST(COALESCE({rights}, 0), {public})"
+    if _has_field(model, "deleting"):
+        level = f"CASE WHEN {row_alias}.deleting IS NULL THEN {level} ELSE 0 END"
+    return level
 
 
 def _rights_subquery(user, model):

@@ -17,6 +17,7 @@ from django.dispatch import receiver
 from rest_framework.exceptions import NotFound, ValidationError
 
 from arkindex.api.exceptions import Conflict
+from arkindex.models import constraint_of
 from datasets.models import DATASET_TRANSITIONS, Dataset, DatasetElement, DatasetSet, DatasetState
 from documents.models import Corpus, Element, Selection
 from documents.selectors import ELEMENT_RELATED, check_corpus_level, corpus_level_subquery
@@ -32,11 +33,6 @@ ELEMENTS = Element._meta.db_table
 DUPLICATE_NAME = "A dataset with this name already exists in this corpus."
 # How many conflicting elements an error message names at most.
 LISTED_IDS = 20
-
-
-def constraint_of(error):
-    """The name of the constraint an IntegrityError broke, or None."""
-    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
 
 
 # Reads

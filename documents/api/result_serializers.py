@@ -305,7 +305,7 @@ class MetaDataBulkResponseSerializer(serializers.Serializer):
 # Entities
 
 
-class EntityTypeSerializer(serializers.ModelSerializer):
+class EntityTypeSerializer(OnePassRepresentation, serializers.ModelSerializer):
     class Meta:
         model = EntityType
         fields = ("id", "name", "color")

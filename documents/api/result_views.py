@@ -76,7 +76,10 @@ from documents.provenance import resolve_worker_run
 from documents.selectors import (
     Unnest,
     check_corpus_level,
+    corpus_ids_among,
     corpus_level_subquery,
+    corpus_levels,
+    element_corpora,
     get_corpus,
     get_element,
     with_provenance_runs,
@@ -90,16 +93,13 @@ PublishedElement = namedtuple("PublishedElement", "id corpus_id corpus_level")
 
 def readable_elements(request, element_ids, field):
     """
-    The elements `element_ids` (`PublishedElement`s) with the user's `corpus_level`, in one query: a field error naming
-    those missing or hidden, a 403 when the user is not a contributor on one of their corpora.
+    The elements `element_ids` (`PublishedElement`s) with the user's `corpus_level`: a field error naming
+    those missing or hidden, a 403 when the user is not a contributor on one of their corpora. One
+    prepared statement for the elements, and one query for the levels on their corpora (none for a task).
     """
-    rows = (
-        Element.objects.filter(id__in=set(element_ids))
-        .annotate(corpus_level=corpus_level_subquery(request.user))
-        .order_by()
-        .values_list("id", "corpus_id", "corpus_level")
-    )
-    elements = {row[0]: PublishedElement(*row) for row in rows}
+    corpora = element_corpora(element_ids)
+    levels = corpus_levels(request.user, corpora.values())
+    elements = {element: PublishedElement(element, corpus, levels[corpus]) for element, corpus in corpora.items()}
     missing = sorted({str(i) for i in element_ids if i not in elements or elements[i].corpus_level < Role.GUEST})
     if missing:
         raise ValidationError({field: [f"Elements {', '.join(missing)} do not exist, or you have no access to them."]})
@@ -296,14 +296,12 @@ class CorpusMLClassList(ListCreateAPIView):
 # Classifications
 
 
-def classification_ml_classes(corpus_id, ml_class_ids, field):
-    """The ML classes `ml_class_ids` of the corpus, in one query; a field error naming the others."""
-    classes = {c.id: c for c in MLClass.objects.filter(corpus_id=corpus_id, id__in=set(ml_class_ids))}
-    missing = sorted({str(i) for i in ml_class_ids if i not in classes})
+def check_ml_classes(corpus_id, ml_class_ids, field):
+    """A field error naming those of the ML classes `ml_class_ids` that the corpus does not have; one query."""
+    missing = sorted(map(str, set(ml_class_ids) - corpus_ids_among(MLClass, corpus_id, ml_class_ids)))
     if missing:
         message = f"ML classes {', '.join(missing)} do not exist in corpus {corpus_id}: create them with CreateMLClass."
         raise ValidationError({field: [message]})
-    return classes
 
 
 @extend_schema(tags=["classifications"])
@@ -322,11 +320,11 @@ class ClassificationCreate(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         element = readable_elements(request, [data["element"]], "element")[data["element"]]
-        ml_class = classification_ml_classes(element.corpus_id, [data["ml_class"]], "ml_class")[data["ml_class"]]
+        check_ml_classes(element.corpus_id, [data["ml_class"]], "ml_class")
         run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
         if run is not None and data.get("confidence") is None:
             raise ValidationError({"confidence": ["A worker's classification needs a confidence, from 0 to 1."]})
-        item = {"ml_class": ml_class, **{k: data[k] for k in ("confidence", "high_confidence") if k in data}}
+        item = {"ml_class": data["ml_class"], **{k: data[k] for k in ("confidence", "high_confidence") if k in data}}
         (classification,) = result_services.classifications_create(
             element_ids=[element.id], items=[item], worker_run=run, user=request.user
         )
@@ -347,8 +345,7 @@ class ClassificationBulkCreate(GenericAPIView):
         data = serializer.validated_data
         element = readable_elements(request, [data["parent"]], "parent")[data["parent"]]
         items = data["classifications"]
-        classes = classification_ml_classes(element.corpus_id, [item["ml_class"] for item in items], "classifications")
-        items = [{**item, "ml_class": classes[item["ml_class"]]} for item in items]
+        check_ml_classes(element.corpus_id, [item["ml_class"] for item in items], "classifications")
         run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
         classifications = result_services.classifications_create(
             element_ids=[element.id] * len(items), items=items, worker_run=run, user=request.user

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from arkindex.jobs import enqueue_job
+from arkindex.prepared import insert_objects
 from documents.models import Corpus, Element, ElementPath, ElementType
 from documents.services.deletion import delete_corpus_results, subtrees_delete, tree_lock
 from documents.signals import corpus_deleting
@@ -160,8 +161,11 @@ def elements_create(*, parent, elements, creator=None, worker_run=None):
     with transaction.atomic():
         tree_lock(parent.corpus_id, shared=True)
         Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
-        created = Element.objects.bulk_create(
-            Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields) for fields in elements
+        created = insert_objects(
+            [
+                Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields)
+                for fields in elements
+            ]
         )
         ids = _ids(element.id for element in created)
         with connection.cursor() as cursor:

@@ -12,6 +12,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from rest_framework.exceptions import ValidationError
 
+from arkindex.models import constraint_of
 from arkindex.prepared import Statement, insert_objects
 from documents.models import (
     Classification,
@@ -29,6 +30,7 @@ from documents.models import (
 from documents.services.deletion import subtrees_delete, tree_lock
 
 DUPLICATE_CLASSIFICATION = "The fields element, worker_run, ml_class must make a unique set."
+UNIQUE_CLASSIFICATION = "unique_classification"
 
 T = Transcription._meta.db_table
 TE = TranscriptionEntity._meta.db_table
@@ -46,7 +48,7 @@ TRANSCRIPTIONS_INSERT = Statement(
     INSERT INTO {T} (id, created, updated, element_id, text, confidence, orientation, worker_run_id)
     SELECT gen_random_uuid(), now(), now(), item.element_id, item.text, item.confidence, item.orientation,
         %(worker_run)s::uuid
-    FROM unnest(%(elements)s::uuid[], %(texts)s::text[], %(confidences)s::float8[], %(orientations)s::varchar[])
+    FROM unnest(%(elements)b::uuid[], %(texts)b::text[], %(confidences)b::float8[], %(orientations)b::varchar[])
         WITH ORDINALITY AS item (element_id, text, confidence, orientation, position)
     ORDER BY item.position
     RETURNING id, created
@@ -81,6 +83,19 @@ def transcriptions_create(items, *, worker_run):
     return transcriptions
 
 
+# The children of one type on the parent's image, read from the parent's paths first whatever the
+# statistics say: a type new in the corpus looks empty to the planner until its next ANALYZE, which
+# would otherwise scan all of the type's elements for each of the parent's children.
+EXISTING_CHILDREN = Statement(
+    f"""
+    WITH child AS MATERIALIZED (SELECT element_id FROM {PATHS} WHERE parent = %(parent)s::uuid)
+    SELECT element.id, element.polygon
+    FROM child JOIN {ELEMENTS} AS element ON element.id = child.element_id
+    WHERE element.type_id = %(type)s::uuid AND element.image_id = %(image)s::uuid
+    """
+)
+
+
 def element_transcriptions_create(*, parent, element_type, items, worker_run, creator):
     """
     Child elements of `parent` on its image, one per polygon, each with its transcription. A child of
@@ -91,12 +106,10 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
         tree_lock(parent.corpus_id, shared=True)
         # Siblings created at the same time must not get the same position.
         Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
-        existing = {
-            tuple(map(tuple, polygon)): element_id
-            for element_id, polygon in Element.objects.filter(
-                paths__parent=parent.id, type=element_type, image_id=parent.image_id
-            ).values_list("id", "polygon")
-        }
+        with EXISTING_CHILDREN.execute(
+            {"parent": parent.id, "type": element_type.id, "image": parent.image_id}
+        ) as cursor:
+            existing = {tuple(map(tuple, polygon)): element_id for element_id, polygon in cursor.fetchall()}
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COALESCE(MAX(ordering) + 1, 0) FROM {PATHS} WHERE parent = %s", [str(parent.id)])
             (next_position,) = cursor.fetchone()
@@ -121,7 +134,7 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
             existing[key] = element.id
             targets.append((element.id, True))
         if new_elements:
-            Element.objects.bulk_create(new_elements)
+            insert_objects(new_elements)
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"""
@@ -160,23 +173,18 @@ def ml_class_create(*, corpus, name):
 
 def classifications_create(*, element_ids, items, worker_run, user):
     """
-    Classifications from dicts with `ml_class`, `confidence`, `high_confidence`, on elements `element_ids`
+    Classifications from dicts with `ml_class` (an id), `confidence`, `high_confidence`, on elements `element_ids`
     (one per item). A person's classification (no worker run) is validated by its author. One INSERT;
     an existing (element, class, run) answers the duplicate message the base worker recognises.
     """
     manual = worker_run is None
-    pairs = [(element_id, item["ml_class"].id) for element_id, item in zip(element_ids, items, strict=True)]
+    pairs = [(element_id, item["ml_class"]) for element_id, item in zip(element_ids, items, strict=True)]
     if len(set(pairs)) != len(pairs):
-        raise ValidationError({"non_field_errors": [DUPLICATE_CLASSIFICATION]})
-    duplicates = Classification.objects.filter(
-        element_id__in={e for e, _ in pairs}, ml_class_id__in={c for _, c in pairs}, worker_run=worker_run
-    ).values_list("element_id", "ml_class_id")
-    if set(duplicates) & set(pairs):
         raise ValidationError({"non_field_errors": [DUPLICATE_CLASSIFICATION]})
     objects = [
         Classification(
             element_id=element_id,
-            ml_class=item["ml_class"],
+            ml_class_id=item["ml_class"],
             confidence=item.get("confidence", 1.0 if manual else None),
             high_confidence=item.get("high_confidence", manual),
             state=ClassificationState.Validated if manual else ClassificationState.Pending,
@@ -188,8 +196,10 @@ def classifications_create(*, element_ids, items, worker_run, user):
     try:
         with transaction.atomic():
             return insert_objects(objects)
-    except IntegrityError:
-        # Created by a concurrent request between the check and the INSERT.
+    except IntegrityError as error:
+        # The unique constraint (null runs included) is the check: one already there, or created concurrently.
+        if constraint_of(error) != UNIQUE_CLASSIFICATION:
+            raise
         raise ValidationError({"non_field_errors": [DUPLICATE_CLASSIFICATION]}) from None
 
 
@@ -245,6 +255,16 @@ def metadata_dates(value):
     return [{"type": "exact", "year": year, "month": month, "day": day}]
 
 
+# The metadata of a source (a worker run, or a person: a null run) on an element, among some names.
+EXISTING_METADATA = Statement(
+    f"""
+    SELECT name, type, value FROM {MetaData._meta.db_table}
+    WHERE element_id = %(element)s::uuid AND worker_run_id IS NOT DISTINCT FROM %(run)s::uuid
+        AND name = ANY(%(names)s::text[])
+    """
+)
+
+
 def metadata_create(*, element, items, worker_run):
     """
     Metadata from dicts with `type`, `name`, `value` (as sent) on `element`: one INSERT. Metadata
@@ -254,11 +274,14 @@ def metadata_create(*, element, items, worker_run):
     their transcriptions and classifications do.
     """
     keys = [(item["name"], item["type"], metadata_value(item["type"], item["value"])) for item in items]
-    existing = set(
-        MetaData.objects.filter(element=element, worker_run=worker_run, name__in={k[0] for k in keys}).values_list(
-            "name", "type", "value"
-        )
-    )
+    with EXISTING_METADATA.execute(
+        {
+            "element": element.id,
+            "run": worker_run.id if worker_run is not None else None,
+            "names": list({key[0] for key in keys}),
+        }
+    ) as cursor:
+        existing = set(cursor.fetchall())
     duplicates = {
         (item["name"], item["type"], item["value"]) for item, key in zip(items, keys, strict=True) if key in existing
     }
@@ -289,6 +312,17 @@ def entity_type_create(*, corpus, name, color=None):
     return EntityType.objects.create(corpus=corpus, name=name, **({"color": color} if color else {}))
 
 
+# Where the entities of a source (a worker run, or a person: a null run) already are in a transcription.
+PLACED_ENTITIES = Statement(
+    f"""
+    SELECT placed."offset", placed.length, entity.type_id
+    FROM {TE} AS placed JOIN {Entity._meta.db_table} AS entity ON entity.id = placed.entity_id
+    WHERE placed.transcription_id = %(transcription)s::uuid
+        AND placed.worker_run_id IS NOT DISTINCT FROM %(run)s::uuid
+    """
+)
+
+
 def transcription_entities_create(*, transcription, items, worker_run):
     """
     Entities found in a transcription, from dicts with `type` (an EntityType of its corpus), `offset`,
@@ -304,11 +338,10 @@ def transcription_entities_create(*, transcription, items, worker_run):
             errors[index] = {"length": [f"offset + length exceeds the transcription's {len(text)} characters."]}
         elif keys.index(keys[index]) != index:
             errors[index] = {"non_field_errors": ["The fields offset, length, type_id must make a unique set."]}
-    existing = set(
-        TranscriptionEntity.objects.filter(transcription=transcription, worker_run=worker_run).values_list(
-            "offset", "length", "entity__type_id"
-        )
-    )
+    with PLACED_ENTITIES.execute(
+        {"transcription": transcription.id, "run": worker_run.id if worker_run is not None else None}
+    ) as cursor:
+        existing = set(cursor.fetchall())
     for index, key in enumerate(keys):
         if key in existing and index not in errors:
             errors[index] = {"non_field_errors": ["This entity is already at this place in the transcription."]}

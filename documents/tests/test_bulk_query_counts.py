@@ -78,7 +78,7 @@ QUERIES = {
     "CreateTranscriptions": 3,
     "CreateElements": 9,
     "CreateElementTranscriptions": 12,
-    "CreateClassifications": 7,
+    "CreateClassifications": 6,
     "CreateMetaDataBulk": 4,
     "CreateTranscriptionEntities": 8,
 }

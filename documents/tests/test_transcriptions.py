@@ -120,8 +120,8 @@ def test_bulk_create(user_client, make_element, run, django_assert_num_queries):
         ],
     }
     user_client.get(reverse("corpus-list"))  # warm the token's last use
-    # Token, elements with levels, worker run, INSERT.
-    with django_assert_num_queries(4):
+    # Token, elements, the user's level on their corpus, worker run, INSERT.
+    with django_assert_num_queries(5):
         response = user_client.post(reverse("transcription-bulk"), body, format="json")
     assert response.status_code == 201, response.json()
     data = response.json()

@@ -108,3 +108,25 @@ def test_rights_filter_nested_in_another_query(user, objects):
     assert set(Group.objects.filter(pk__in=writable).values_list("name", flat=True)) == {"shared"}
     readable = filter_rights(user, Group.objects.filter(pk__in=writable), Role.GUEST)
     assert set(readable.values_list("name", "max_level")) == {("shared", Role.CONTRIBUTOR)}
+
+
+def test_level_sql_is_the_level_filter_rights_gives(user, other_user, objects):
+    """The SQL text of hand-written statements (a task's token) gives each row the level `filter_rights` annotates."""
+    from django.db import connection
+
+    from users.rights import level_sql
+
+    team = Group.objects.create(name="team")
+    Membership.objects.create(user=user, group=team, level=Role.GUEST)
+    grant(objects["shared"], Role.ADMIN, group=team)
+    grant(objects["private"], Role.CONTRIBUTOR, user=user)
+    grant(objects["public"], Role.ADMIN, user=other_user)
+    for person in (user, other_user):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT row.name, {level_sql(Group, '%s', 'row')} FROM users_group AS row",
+                [person.pk, person.pk, person.pk],
+            )
+            by_sql = dict(cursor.fetchall())
+        assert by_sql == dict(filter_rights(person, Group.objects.all(), 0).values_list("name", "max_level"))
+    assert by_sql["public"] == Role.ADMIN and by_sql["private"] == 0

@@ -66,5 +66,20 @@ def test_the_plan_is_built_once_per_serializer():
     plan = serializer.child._representation_plan
     serializer.child.to_representation(item(4))
     assert serializer.child._representation_plan is plan
-    assert [name for name, _, _ in plan][:3] == ["id", "text", "confidence"]
-    assert "secret" not in [name for name, _, _ in plan]
+    assert [name for name, *_ in plan][:3] == ["id", "text", "confidence"]
+    assert "secret" not in [name for name, *_ in plan]
+
+
+def test_shared_objects_and_repeated_dates_give_drf_answers():
+    """A nested object shared by items is converted once, a date once per run of equal ones: same answers."""
+    shared = SimpleNamespace(name="shared")
+    first, second = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    items = [item(n, inner=shared, created=date) for n, date in enumerate([first, first, second, first, second])]
+    items.append(item(9, inner=SimpleNamespace(name="own")))
+    answers = OnePassShape(items, many=True).data
+    assert answers == Shape(items, many=True).data
+    assert [answer["created"] for answer in answers[:5]] == [
+        "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z",
+        "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z",
+    ]  # fmt: skip
+    assert answers[5]["inner"] == {"name": "own"}
