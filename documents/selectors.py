@@ -8,12 +8,23 @@ are 0 when the user has no access; callers answer 404 then (a hidden object does
 403 when the object is readable but the level is below what the action needs.
 """
 
+from collections import namedtuple
+
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Case, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, UUIDField, Value, When
 from django.db.models.functions import Coalesce, JSONObject
 
 from arkindex.prepared import Statement
-from documents.models import Classification, ClassificationState, Corpus, Element, ElementPath, ElementType, MetaData
+from documents.models import (
+    Classification,
+    ClassificationState,
+    Corpus,
+    Element,
+    ElementPath,
+    ElementType,
+    MetaData,
+    Transcription,
+)
 from users.callers import task_scope_of
 from users.models import Role
 from users.rights import check_level, filter_rights
@@ -105,6 +116,42 @@ def element_corpora(element_ids):
     """`{element id: corpus id}` of those of `element_ids` that exist, in one prepared statement."""
     with ELEMENT_CORPORA.execute({"ids": list(set(element_ids))}) as cursor:
         return dict(cursor.fetchall())
+
+
+def get_element_corpus(user, element_id, needed, action):
+    """
+    The corpus id of element `element_id` if `user` has `needed` on that corpus, else 404 or 403 as
+    `get_element` answers: for a caller that needs nothing else of the element, one prepared statement.
+    """
+    corpus_id = element_corpora([element_id]).get(element_id)
+    level = corpus_levels(user, [corpus_id])[corpus_id] if corpus_id is not None else 0
+    check_corpus_level(level, needed, what=f"Element {element_id}", action=action)
+    return corpus_id
+
+
+# What publishing in a transcription needs of it: its text and its element's corpus.
+PublishedTranscription = namedtuple("PublishedTranscription", "id text corpus_id")
+
+TRANSCRIPTION_CORPUS = Statement(
+    f"""
+    SELECT transcription.text, element.corpus_id
+    FROM "{Transcription._meta.db_table}" AS transcription
+    JOIN "{Element._meta.db_table}" AS element ON element.id = transcription.element_id
+    WHERE transcription.id = %(id)s::uuid
+    """
+)
+
+
+def get_published_transcription(user, transcription_id, needed, action):
+    """
+    The transcription `transcription_id` as a `PublishedTranscription` if `user` has `needed` on its
+    corpus, else 404 or 403: one prepared statement, and the level as `corpus_levels` reads it.
+    """
+    with TRANSCRIPTION_CORPUS.execute({"id": transcription_id}) as cursor:
+        row = cursor.fetchone()
+    level = corpus_levels(user, [row[1]])[row[1]] if row is not None else 0
+    check_corpus_level(level, needed, what=f"Transcription {transcription_id}", action=action)
+    return PublishedTranscription(transcription_id, *row)
 
 
 def corpus_ids_among(model, corpus_id, ids):

@@ -82,6 +82,8 @@ from documents.selectors import (
     element_corpora,
     get_corpus,
     get_element,
+    get_element_corpus,
+    get_published_transcription,
     with_provenance_runs,
 )
 from documents.services import results as result_services
@@ -452,12 +454,13 @@ class ElementMetaData(ListCreateAPIView):
         return queryset.select_related("worker_run").order_by("name", "id")
 
     def create(self, request, *args, **kwargs):
-        element = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, action="add metadata")
+        element_id = self.kwargs["id"]
+        corpus_id = get_element_corpus(request.user, element_id, Role.CONTRIBUTOR, action="add metadata")
         serializer = MetaDataCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
-        (metadata,) = result_services.metadata_create(element=element, items=[data], worker_run=run)
+        run = resolve_worker_run(request, data.get("worker_run_id"), corpus_id)
+        (metadata,) = result_services.metadata_create(element_id=element_id, items=[data], worker_run=run)
         return Response(MetaDataSerializer(metadata).data, status=status.HTTP_201_CREATED)
 
 
@@ -473,12 +476,12 @@ class ElementMetaDataBulk(GenericAPIView):
 
     @extend_schema(operation_id="CreateMetaDataBulk", responses={201: MetaDataBulkResponseSerializer})
     def post(self, request, id):
-        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add metadata", bare=True)
+        corpus_id = get_element_corpus(request.user, id, Role.CONTRIBUTOR, action="add metadata")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
-        metadata = result_services.metadata_create(element=element, items=data["metadata_list"], worker_run=run)
+        run = resolve_worker_run(request, data.get("worker_run_id"), corpus_id)
+        metadata = result_services.metadata_create(element_id=id, items=data["metadata_list"], worker_run=run)
         body = {"worker_run_id": run.id if run else None, "metadata_list": metadata}
         return Response(MetaDataBulkResponseSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -560,7 +563,7 @@ def get_transcription(request, transcription_id, needed, action="read it", prove
 def transcription_entity_types(transcription, items, field):
     """The entity types named by `type_id` in `items`, of the transcription's corpus; a field error otherwise."""
     wanted = {item["type_id"] for item in items}
-    types = {t.id: t for t in EntityType.objects.filter(corpus_id=transcription.element.corpus_id, id__in=wanted)}
+    types = {t.id: t for t in EntityType.objects.filter(corpus_id=transcription.corpus_id, id__in=wanted)}
     missing = sorted(str(i) for i in wanted - set(types))
     if missing:
         message = f"Entity types {', '.join(missing)} do not exist in this corpus: create them with CreateEntityType."
@@ -570,7 +573,7 @@ def transcription_entity_types(transcription, items, field):
 
 def _create_entities(request, transcription, items, worker_run_id, field):
     items = transcription_entity_types(transcription, items, field)
-    run = resolve_worker_run(request, worker_run_id, transcription.element.corpus_id)
+    run = resolve_worker_run(request, worker_run_id, transcription.corpus_id)
     try:
         created = result_services.transcription_entities_create(
             transcription=transcription, items=items, worker_run=run
@@ -612,7 +615,9 @@ class TranscriptionEntityList(ListCreateAPIView):
         )
 
     def create(self, request, *args, **kwargs):
-        transcription = get_transcription(request, self.kwargs["id"], Role.CONTRIBUTOR, action="add entities")
+        transcription = get_published_transcription(
+            request.user, self.kwargs["id"], Role.CONTRIBUTOR, action="add entities"
+        )
         serializer = TranscriptionEntityCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -629,7 +634,7 @@ class TranscriptionEntitiesBulk(GenericAPIView):
 
     @extend_schema(operation_id="CreateTranscriptionEntities", responses={201: TranscriptionEntitiesResponseSerializer})
     def post(self, request, id):
-        transcription = get_transcription(request, id, Role.CONTRIBUTOR, action="add entities")
+        transcription = get_published_transcription(request.user, id, Role.CONTRIBUTOR, action="add entities")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

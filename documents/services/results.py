@@ -8,8 +8,10 @@ Rights and the worker run are checked by the views before these run.
 
 import math
 import re
+import uuid
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from arkindex.models import constraint_of
@@ -265,9 +267,9 @@ EXISTING_METADATA = Statement(
 )
 
 
-def metadata_create(*, element, items, worker_run):
+def metadata_create(*, element_id, items, worker_run):
     """
-    Metadata from dicts with `type`, `name`, `value` (as sent) on `element`: one INSERT. Metadata
+    Metadata from dicts with `type`, `name`, `value` (as sent) on element `element_id`: one INSERT. Metadata
     already on the element with the same name, type and value from the same source (this worker
     run, or a person when none) answer the message the CLI parses (API.md §1.7: a set of `(name,
     type, value)` it re-sends the others without); other sources' metadata coexist with them, as
@@ -276,7 +278,7 @@ def metadata_create(*, element, items, worker_run):
     keys = [(item["name"], item["type"], metadata_value(item["type"], item["value"])) for item in items]
     with EXISTING_METADATA.execute(
         {
-            "element": element.id,
+            "element": element_id,
             "run": worker_run.id if worker_run is not None else None,
             "names": list({key[0] for key in keys}),
         }
@@ -295,7 +297,7 @@ def metadata_create(*, element, items, worker_run):
         raise ValidationError({"non_field_errors": [f"Metadata {duplicates!r} already exist(s) on this element."]})
     return insert_objects(
         [
-            MetaData(element=element, name=name, type=meta_type, value=value, worker_run=worker_run)
+            MetaData(element_id=element_id, name=name, type=meta_type, value=value, worker_run=worker_run)
             for name, meta_type, value in keys
         ]
     )
@@ -325,10 +327,11 @@ PLACED_ENTITIES = Statement(
 
 def transcription_entities_create(*, transcription, items, worker_run):
     """
-    Entities found in a transcription, from dicts with `type` (an EntityType of its corpus), `offset`,
-    `length`, `confidence`: each creates the entity named by the text it spans, and its place in the
-    transcription. An entity of the same type already at the same place (from the same run) answers
-    400, so that a retried batch does not duplicate. One INSERT per table.
+    Entities found in a transcription (its `id`, `text` and `corpus_id`: a `PublishedTranscription`),
+    from dicts with `type` (an EntityType of its corpus), `offset`, `length`, `confidence`: each
+    creates the entity named by the text it spans, and its place in the transcription. An entity of
+    the same type already at the same place (from the same run) answers 400, so that a retried batch
+    does not duplicate. One statement writes both tables.
     """
     text = transcription.text
     keys = [(item["offset"], item["length"], item["type"].id) for item in items]
@@ -347,31 +350,70 @@ def transcription_entities_create(*, transcription, items, worker_run):
             errors[index] = {"non_field_errors": ["This entity is already at this place in the transcription."]}
     if errors:
         raise ValidationError({"transcription_entities": errors})
-    with transaction.atomic():
-        entities = insert_objects(
-            [
-                Entity(
-                    corpus_id=transcription.element.corpus_id,
-                    type=item["type"],
-                    name=text[item["offset"] : item["offset"] + item["length"]],
-                    worker_run=worker_run,
-                )
-                for item in items
-            ]
+    now = timezone.now()
+    run_id = worker_run.id if worker_run is not None else None
+    entities = [
+        Entity(
+            id=uuid.uuid4(),
+            created=now,
+            updated=now,
+            corpus_id=transcription.corpus_id,
+            type=item["type"],
+            name=text[item["offset"] : item["offset"] + item["length"]],
+            worker_run=worker_run,
         )
-        return insert_objects(
-            [
-                TranscriptionEntity(
-                    transcription=transcription,
-                    entity=entity,
-                    offset=item["offset"],
-                    length=item["length"],
-                    confidence=item.get("confidence"),
-                    worker_run=worker_run,
-                )
-                for entity, item in zip(entities, items, strict=True)
-            ]
+        for item in items
+    ]
+    placed = [
+        TranscriptionEntity(
+            id=uuid.uuid4(),
+            created=now,
+            updated=now,
+            transcription_id=transcription.id,
+            entity=entity,
+            offset=item["offset"],
+            length=item["length"],
+            confidence=item.get("confidence"),
+            worker_run=worker_run,
         )
+        for entity, item in zip(entities, items, strict=True)
+    ]
+    values = {
+        "now": now,
+        "corpus": transcription.corpus_id,
+        "transcription": transcription.id,
+        "run": run_id,
+        "entities": [entity.id for entity in entities],
+        "types": [entity.type_id for entity in entities],
+        "names": [entity.name for entity in entities],
+        "ids": [obj.id for obj in placed],
+        "offsets": [obj.offset for obj in placed],
+        "lengths": [obj.length for obj in placed],
+        "confidences": [obj.confidence for obj in placed],
+    }
+    TRANSCRIPTION_ENTITIES_INSERT.execute(values).close()
+    for obj in (*entities, *placed):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return placed
+
+
+# Entities and their places in a transcription, in one statement (both tables, or neither).
+TRANSCRIPTION_ENTITIES_INSERT = Statement(
+    f"""
+    WITH entity AS (
+        INSERT INTO {Entity._meta.db_table} (id, created, updated, corpus_id, type_id, name, metas, worker_run_id)
+        SELECT item.id, %(now)s::timestamptz, %(now)s::timestamptz, %(corpus)s::uuid, item.type_id, item.name, NULL,
+            %(run)s::uuid
+        FROM unnest(%(entities)b::uuid[], %(types)b::uuid[], %(names)b::text[]) AS item (id, type_id, name)
+    )
+    INSERT INTO {TE} (id, created, updated, transcription_id, entity_id, "offset", length, confidence, worker_run_id)
+    SELECT item.id, %(now)s::timestamptz, %(now)s::timestamptz, %(transcription)s::uuid, item.entity_id,
+        item.start, item.length, item.confidence, %(run)s::uuid
+    FROM unnest(%(ids)b::uuid[], %(entities)b::uuid[], %(offsets)b::integer[], %(lengths)b::integer[],
+        %(confidences)b::float8[]) AS item (id, entity_id, start, length, confidence)
+    """
+)
 
 
 # Embeddings

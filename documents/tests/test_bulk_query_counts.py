@@ -80,7 +80,7 @@ QUERIES = {
     "CreateElementTranscriptions": 12,
     "CreateClassifications": 6,
     "CreateMetaDataBulk": 4,
-    "CreateTranscriptionEntities": 8,
+    "CreateTranscriptionEntities": 5,
 }
 
 

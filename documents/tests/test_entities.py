@@ -134,8 +134,8 @@ def test_bulk_transcription_entities(user_client, transcription, entity_types, r
         ],
     }
     user_client.get(reverse("corpus-list"))
-    # Token, transcription with level, types, worker run, existing, savepoint, 2 INSERTs, release.
-    with django_assert_num_queries(9):
+    # Token, transcription, the user's level on its corpus, types, worker run, existing places, one INSERT.
+    with django_assert_num_queries(7):
         response = user_client.post(url, body, format="json")
     assert response.status_code == 201, response.json()
     data = response.json()

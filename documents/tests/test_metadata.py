@@ -88,8 +88,8 @@ def test_bulk(user_client, page, run, django_assert_num_queries):
         ],
     }
     user_client.get(reverse("corpus-list"))
-    # Token, element with level, worker run, existing metadata, INSERT.
-    with django_assert_num_queries(5):
+    # Token, element, the user's level on its corpus, worker run, existing metadata, INSERT.
+    with django_assert_num_queries(6):
         response = user_client.post(url, body, format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
