@@ -4,7 +4,8 @@ Publishing worker results over HTTP, against pgbench inserting the same rows in 
 
 For each bulk operation a worker uses, with `--items` items per call (50 by default):
 
-- `HTTP`: the API served by granian as deployments serve it (`arkindex.wsgi`), and `--clients`
+- `HTTP`: the API served by granian as deployments serve it (`arkindex.wsgi`, `--workers` processes
+  of `--threads` threads), and `--clients`
   client processes, each a running task calling with its own `Ponos` token over one kept-alive
   connection (a bare socket, as lean as pgbench's own client) for `--duration` seconds, every call
   a new body of `--items` results signed by the task's worker run;
@@ -20,6 +21,10 @@ The operations: CreateTranscriptions (one per element, on `--items` pages), Crea
 (children with polygons on a page's image), CreateElementTranscriptions (child lines with their
 transcriptions), CreateClassifications (`--items` ML classes on a page), CreateMetaDataBulk and
 CreateTranscriptionEntities (`--items` entities in a page's transcription).
+
+Before measuring, every page gets a person's results (a classification, a metadata, an entity), so
+that the planner sees tables of a deployment's shape on both sides; each measure starts from
+tables emptied of the previous measure's rows, vacuumed and analyzed.
 
 The benchmark uses its own database, given by DATABASE_URL (created and migrated if missing); the
 corpus it builds is deleted at the end:
@@ -69,8 +74,11 @@ def parse_args():
     parser.add_argument("--clients", type=int, default=4, help="concurrent tasks (default 4)")
     parser.add_argument("--duration", type=float, default=10, help="seconds of each measure (default 10)")
     parser.add_argument("--pages", type=int, default=20_000, help="pages to publish on (default 20,000)")
-    parser.add_argument("--workers", type=int, default=2, help="granian worker processes (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per granian worker (default 4)")
+    # As many processes as clients: the kernel spreads the kept-alive connections over the processes
+    # as it likes, and with two processes three of four clients often share one interpreter lock,
+    # which made the figure depend on that draw (from 0.18 to 0.26 between rounds).
+    parser.add_argument("--workers", type=int, default=4, help="granian worker processes (default 4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per granian worker (default 2)")
     parser.add_argument("--conn-max-age", type=int, default=60, help="DATABASE_CONN_MAX_AGE of the server")
     parser.add_argument("--operations", nargs="+", choices=OPERATIONS, default=OPERATIONS)
     add_repeat(parser, 1)

@@ -44,24 +44,26 @@ PATHS = ElementPath._meta.db_table
 
 
 # Transcriptions of many elements in one statement, prepared by the driver: the rows come as
-# arrays, one per column, and come back in the order sent (their ordinality).
+# arrays, one per column, their ids and creation time made here as `bulk_create` would.
 TRANSCRIPTIONS_INSERT = Statement(
     f"""
     INSERT INTO {T} (id, created, updated, element_id, text, confidence, orientation, worker_run_id)
-    SELECT gen_random_uuid(), now(), now(), item.element_id, item.text, item.confidence, item.orientation,
-        %(worker_run)s::uuid
-    FROM unnest(%(elements)b::uuid[], %(texts)b::text[], %(confidences)b::float8[], %(orientations)b::varchar[])
-        WITH ORDINALITY AS item (element_id, text, confidence, orientation, position)
-    ORDER BY item.position
-    RETURNING id, created
+    SELECT item.id, %(now)s::timestamptz, %(now)s::timestamptz, item.element_id, item.text, item.confidence,
+        item.orientation, %(worker_run)s::uuid
+    FROM unnest(%(ids)b::uuid[], %(elements)b::uuid[], %(texts)b::text[], %(confidences)b::float8[],
+        %(orientations)b::varchar[]) AS item (id, element_id, text, confidence, orientation)
     """
 )
 
 
 def transcriptions_create(items, *, worker_run):
     """Transcriptions from dicts with `element_id`, `text`, `confidence`, `orientation`: one INSERT."""
+    now = timezone.now()
     transcriptions = [
         Transcription(
+            id=uuid.uuid4(),
+            created=now,
+            updated=now,
             element_id=item["element_id"],
             text=item["text"],
             confidence=item.get("confidence"),
@@ -71,17 +73,18 @@ def transcriptions_create(items, *, worker_run):
         for item in items
     ]
     values = {
+        "now": now,
         "worker_run": worker_run.id if worker_run is not None else None,
+        "ids": [t.id for t in transcriptions],
         "elements": [t.element_id for t in transcriptions],
         "texts": [t.text for t in transcriptions],
         "confidences": [t.confidence for t in transcriptions],
         "orientations": [t.orientation for t in transcriptions],
     }
-    with TRANSCRIPTIONS_INSERT.execute(values) as cursor:
-        rows = cursor.fetchall()
-    for transcription, (transcription_id, created) in zip(transcriptions, rows, strict=True):
-        transcription.id, transcription.created, transcription.updated = transcription_id, created, created
+    TRANSCRIPTIONS_INSERT.execute(values).close()
+    for transcription in transcriptions:
         transcription._state.adding = False
+        transcription._state.db = connection.alias
     return transcriptions
 
 
