@@ -160,6 +160,11 @@ def insert_objects(objects):
         else:
             values[field.attname] = [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
     statement.execute(values).close()
+    return mark_saved(objects)
+
+
+def mark_saved(objects):
+    """Mark new instances saved, as `save` and `bulk_create` do, once a statement of ours has inserted them."""
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias

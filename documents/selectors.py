@@ -154,6 +154,9 @@ def get_published_transcription(user, transcription_id, needed, action):
     return PublishedTranscription(transcription_id, *row)
 
 
+_CORPUS_IDS = {}  # one statement per model
+
+
 def corpus_ids_among(model, corpus_id, ids):
     """
     Those of `ids` that are objects of `model` (ML classes, entity types…) in the corpus, in one
@@ -166,9 +169,6 @@ def corpus_ids_among(model, corpus_id, ids):
         )
     with statement.execute({"corpus": corpus_id, "ids": list(set(ids))}) as cursor:
         return {row[0] for row in cursor.fetchall()}
-
-
-_CORPUS_IDS = {}
 
 
 def corpus_levels(user, corpus_ids):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from arkindex.models import constraint_of
-from arkindex.prepared import Statement, insert_objects
+from arkindex.prepared import Statement, insert_objects, mark_saved
 from documents.models import (
     Classification,
     ClassificationState,
@@ -82,10 +82,7 @@ def transcriptions_create(items, *, worker_run):
         "orientations": [t.orientation for t in transcriptions],
     }
     TRANSCRIPTIONS_INSERT.execute(values).close()
-    for transcription in transcriptions:
-        transcription._state.adding = False
-        transcription._state.db = connection.alias
-    return transcriptions
+    return mark_saved(transcriptions)
 
 
 # The children of one type on the parent's image, read from the parent's paths first whatever the
@@ -395,10 +392,8 @@ def transcription_entities_create(*, transcription, items, worker_run):
         "confidences": [obj.confidence for obj in placed],
     }
     TRANSCRIPTION_ENTITIES_INSERT.execute(values).close()
-    for obj in (*entities, *placed):
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return placed
+    mark_saved(entities)
+    return mark_saved(placed)
 
 
 # Entities and their places in a transcription, in one statement (both tables, or neither).
