@@ -17,10 +17,12 @@ script of the benchmarks (`:token`) and the `$n` text of an SQL-level PREPARE, t
 """
 
 import re
+import uuid
 
 import psycopg
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, models
+from django.utils import timezone
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sb]")
 
@@ -136,8 +138,53 @@ def _insert_statement(model):
             f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {', '.join(selected)} "
             f"FROM unnest({', '.join(arrays)}) AS item ({aliases})"
         )
-        _INSERTS[model] = (fields, literal_fields, Statement(sql))
+        _INSERTS[model] = ([(field, _prepared_types(field)) for field in fields], literal_fields, Statement(sql))
     return _INSERTS[model]
+
+
+# Values of these Python types are what these Django fields' own preparation sends for them
+# (PostgreSQL has native UUIDs; a text, a number or an aware date goes as it is): they are taken as
+# they are. Other fields, subclasses included, prepare each value themselves.
+PREPARED_TYPES = {
+    models.UUIDField: (uuid.UUID,),
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.SlugField: (str,),
+    models.FloatField: (float,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+}
+
+
+def _prepared_types(field):
+    """The types of the values `field` sends unchanged (a foreign key's are its target's)."""
+    if type(field) in (models.ForeignKey, models.OneToOneField):
+        field = field.target_field
+    return PREPARED_TYPES.get(type(field), ())
+
+
+def _column(field, objects, wrapper, prepared_types, now):
+    """The values of one column for `objects`, prepared as the field's own `get_db_prep_save` would."""
+    attname = field.attname
+    if type(field) is models.DateTimeField and (field.auto_now or field.auto_now_add):
+        # The automatic dates of one INSERT, one time for all its rows (set on the objects, as `pre_save` does).
+        for obj in objects:
+            setattr(obj, attname, now)
+        return [now] * len(objects)
+    if not prepared_types:
+        return [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
+    values = []
+    for obj in objects:
+        value = getattr(obj, attname)
+        if value is not None and type(value) not in prepared_types:
+            value = field.get_db_prep_save(value, wrapper)
+        values.append(value)
+    return values
 
 
 def insert_objects(objects):
@@ -151,14 +198,15 @@ def insert_objects(objects):
         return objects
     fields, literal_fields, statement = _insert_statement(type(objects[0]))
     wrapper = connections[connection.alias]  # the connection itself, not its per-thread proxy, read for every value
+    now = timezone.now()
     values = {}
-    for field in fields:
+    for field, prepared_types in fields:
         if field.attname in literal_fields:
             # The text of the value as it is: the field's own preparation would wrap each number.
-            saved = (field.pre_save(obj, add=True) for obj in objects)
+            saved = (getattr(obj, field.attname) for obj in objects)
             values[field.attname] = [None if value is None else _array_literal(value) for value in saved]
         else:
-            values[field.attname] = [field.get_db_prep_save(field.pre_save(obj, add=True), wrapper) for obj in objects]
+            values[field.attname] = _column(field, objects, wrapper, prepared_types, now)
     statement.execute(values).close()
     return mark_saved(objects)
 

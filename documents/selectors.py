@@ -22,6 +22,7 @@ from documents.models import (
     Element,
     ElementPath,
     ElementType,
+    Image,
     MetaData,
     Transcription,
 )
@@ -127,6 +128,49 @@ def get_element_corpus(user, element_id, needed, action):
     level = corpus_levels(user, [corpus_id])[corpus_id] if corpus_id is not None else 0
     check_corpus_level(level, needed, what=f"Element {element_id}", action=action)
     return corpus_id
+
+
+# What creating children on an element needs of it: its corpus, its zone, and the size of its image
+# that their polygons must lie within (`image` is None for an element without one).
+ParentZone = namedtuple("ParentZone", "id corpus_id image_id polygon image")
+ImageSize = namedtuple("ImageSize", "id width height")
+
+PARENT_ZONE = Statement(
+    f"""
+    SELECT element.corpus_id, element.image_id, element.polygon, image.width, image.height
+    FROM "{Element._meta.db_table}" AS element
+    LEFT JOIN "{Image._meta.db_table}" AS image ON image.id = element.image_id
+    WHERE element.id = %(id)s::uuid
+    """
+)
+
+
+def get_parent_zone(user, element_id, needed, action):
+    """
+    The element `element_id` as a `ParentZone` if `user` has `needed` on its corpus, else 404 or 403
+    as `get_element` answers: one prepared statement, and the level as `corpus_levels` reads it.
+    """
+    with PARENT_ZONE.execute({"id": element_id}) as cursor:
+        row = cursor.fetchone()
+    level = corpus_levels(user, [row[0]])[row[0]] if row is not None else 0
+    check_corpus_level(level, needed, what=f"Element {element_id}", action=action)
+    corpus_id, image_id, polygon, width, height = row
+    image = ImageSize(image_id, width, height) if image_id is not None else None
+    return ParentZone(element_id, corpus_id, image_id, polygon, image)
+
+
+ELEMENT_TYPES = Statement(
+    f"""
+    SELECT slug, id FROM "{ElementType._meta.db_table}"
+    WHERE corpus_id = %(corpus)s::uuid AND slug = ANY(%(slugs)s::text[])
+    """
+)
+
+
+def element_type_ids(corpus_id, slugs):
+    """`{slug: id}` of those of `slugs` that are element types of the corpus, in one prepared statement."""
+    with ELEMENT_TYPES.execute({"corpus": corpus_id, "slugs": list(set(slugs))}) as cursor:
+        return dict(cursor.fetchall())
 
 
 # What publishing in a transcription needs of it: its text and its element's corpus.

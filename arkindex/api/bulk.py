@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from arkindex.api.prototypes import PrototypeFields
+
 
 class Fallback(Exception):
     """The item is DRF's to validate."""
@@ -102,7 +104,7 @@ class BulkListSerializer(serializers.ListSerializer):
         return self.child.run_validation(data)
 
 
-class BulkItemSerializer(serializers.Serializer):
+class BulkItemSerializer(PrototypeFields, serializers.Serializer):
     """One item of a bulk body; `many=True` validates the list in one pass (`BulkListSerializer`)."""
 
     class Meta:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from arkindex.api.bulk import BulkItemSerializer
 from arkindex.api.params import INT_MAX
+from arkindex.api.prototypes import PrototypeFields
 from arkindex.api.representation import OnePassRepresentation
 from documents.api.serializers import MetaDataDateSerializer, PolygonField, WorkerRunSummarySerializer
 from documents.models import (
@@ -48,7 +49,7 @@ def confidence_field(**kwargs):
     return serializers.FloatField(min_value=0, max_value=1, **kwargs)
 
 
-class ResultSerializer(OnePassRepresentation, serializers.ModelSerializer):
+class ResultSerializer(PrototypeFields, OnePassRepresentation, serializers.ModelSerializer):
     """The provenance keys every result shows."""
 
     worker_run = serializers.SerializerMethodField()
@@ -305,7 +306,7 @@ class MetaDataBulkResponseSerializer(serializers.Serializer):
 # Entities
 
 
-class EntityTypeSerializer(OnePassRepresentation, serializers.ModelSerializer):
+class EntityTypeSerializer(PrototypeFields, OnePassRepresentation, serializers.ModelSerializer):
     class Meta:
         model = EntityType
         fields = ("id", "name", "color")

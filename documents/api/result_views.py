@@ -59,7 +59,7 @@ from documents.api.result_serializers import (
     TranscriptionsCreateSerializer,
     TranscriptionSerializer,
 )
-from documents.api.serializers import find_type, writable_corpus, zone_polygon
+from documents.api.serializers import writable_corpus, zone_polygon
 from documents.models import (
     Classification,
     Element,
@@ -80,9 +80,11 @@ from documents.selectors import (
     corpus_level_subquery,
     corpus_levels,
     element_corpora,
+    element_type_ids,
     get_corpus,
     get_element,
     get_element_corpus,
+    get_parent_zone,
     get_published_transcription,
     with_provenance_runs,
 )
@@ -186,16 +188,22 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
         responses={201: ElementTranscriptionResultSerializer(many=True)},
     )
     def post(self, request, id):
-        parent = get_element(request.user, id, Role.CONTRIBUTOR, action="add elements and transcriptions")
+        parent = get_parent_zone(request.user, id, Role.CONTRIBUTOR, action="add elements and transcriptions")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         if parent.image_id is None or not parent.polygon:
             raise ValidationError({"id": [f"Element {parent.id} has no image: its children cannot have polygons."]})
-        try:
-            element_type = find_type(parent.corpus, data["element_type"])
-        except ValidationError as error:
-            raise ValidationError({"element_type": error.detail["type"]}) from None
+        element_type_id = element_type_ids(parent.corpus_id, [data["element_type"]]).get(data["element_type"])
+        if element_type_id is None:
+            raise ValidationError(
+                {
+                    "element_type": [
+                        f"Corpus {parent.corpus_id} has no element type '{data['element_type']}': "
+                        "create it with CreateElementType first."
+                    ]
+                }
+            )
         items = []
         errors = {}
         for index, item in enumerate(data["transcriptions"]):
@@ -207,7 +215,7 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
             raise ValidationError({"transcriptions": [errors.get(i, {}) for i in range(len(data["transcriptions"]))]})
         run = resolve_worker_run(request, data.get("worker_run_id"), parent.corpus_id)
         results = result_services.element_transcriptions_create(
-            parent=parent, element_type=element_type, items=items, worker_run=run, creator=request.user
+            parent=parent, element_type_id=element_type_id, items=items, worker_run=run, creator=request.user
         )
         body = [{"id": t.id, "element_id": element_id, "created": created} for t, element_id, created in results]
         return Response(ElementTranscriptionResultSerializer(body, many=True).data, status=status.HTTP_201_CREATED)

@@ -17,7 +17,7 @@ from rest_framework import exceptions, serializers
 from arkindex.api.bulk import BulkItemSerializer
 from arkindex.api.params import INT_MAX
 from documents.models import ClassificationState, Corpus, Element, ElementType, Image, ImageServer, MetaType
-from documents.selectors import check_corpus_level, corpus_with_level, rights_from_level
+from documents.selectors import check_corpus_level, corpus_with_level, element_type_ids, rights_from_level
 from documents.services.results import metadata_dates
 from users.models import Role
 
@@ -569,8 +569,7 @@ class ElementsBulkSerializer(serializers.Serializer):
 
     def validate(self, data):
         parent = self.context["parent"]
-        slugs = {item["type"] for item in data["elements"]}
-        types = {t.slug: t for t in ElementType.objects.filter(corpus_id=parent.corpus_id, slug__in=slugs)}
+        types = element_type_ids(parent.corpus_id, (item["type"] for item in data["elements"]))
         errors = {}
         for index, item in enumerate(data["elements"]):
             item_errors = {}
@@ -580,17 +579,16 @@ class ElementsBulkSerializer(serializers.Serializer):
                     "create it with CreateElementType first."
                 ]
             else:
-                item["type"] = types[item["type"]]
+                item["type_id"] = types[item.pop("type")]
             polygon = item.get("polygon")
+            item["image_id"] = parent.image_id
             if parent.image_id is None:
                 if polygon is not None:
                     item_errors["polygon"] = [f"Parent {parent.id} has no image: its children cannot have a polygon."]
-                item["image"] = None
                 item["polygon"] = None
             else:
                 try:
                     item["polygon"] = zone_polygon(parent.image, polygon)
-                    item["image"] = parent.image
                 except serializers.ValidationError as error:
                     item_errors.update(error.detail)
             if item_errors:

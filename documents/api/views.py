@@ -50,6 +50,7 @@ from documents.selectors import (
     elements_with_level,
     get_corpus,
     get_element,
+    get_parent_zone,
 )
 from users.models import Role
 
@@ -313,7 +314,7 @@ class ElementsBulkCreate(GenericAPIView):
         responses={201: CreatedElementSerializer(many=True)},
     )
     def post(self, request, *args, **kwargs):
-        parent = get_element(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
+        parent = get_parent_zone(request.user, self.kwargs["id"], Role.CONTRIBUTOR, "add children to it")
         serializer = self.get_serializer(data=request.data, context={**self.get_serializer_context(), "parent": parent})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from arkindex.jobs import enqueue_job
 from arkindex.prepared import insert_objects
 from documents.models import Corpus, Element, ElementPath, ElementType
-from documents.services.deletion import delete_corpus_results, subtrees_delete, tree_lock
+from documents.services.deletion import children_lock, delete_corpus_results, subtrees_delete, tree_lock
 from documents.signals import corpus_deleting
 from users.models import Right, Role
 
@@ -152,15 +152,14 @@ def element_create(
 
 def elements_create(*, parent, elements, creator=None, worker_run=None):
     """
-    Create `elements` (dicts of Element fields: type, name, image, polygon, confidence) as the last
+    Create `elements` (dicts of Element fields: type_id, name, image_id, polygon, confidence) as the last
     children of `parent`, in their order, signed by `worker_run` (CreateElements). One INSERT for
     the elements and one for their paths (one per path of the parent), whatever their number;
     like `element_create`, a shared tree lock and a lock on the parent row serialise only the
     positions among siblings.
     """
     with transaction.atomic():
-        tree_lock(parent.corpus_id, shared=True)
-        Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
+        children_lock(parent.corpus_id, parent.id)
         created = insert_objects(
             [
                 Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields)

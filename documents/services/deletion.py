@@ -10,7 +10,9 @@ so that neither imports the other.
 """
 
 from django.db import connection
+from rest_framework.exceptions import NotFound
 
+from arkindex.prepared import Statement
 from documents.models import (
     Classification,
     Element,
@@ -34,13 +36,40 @@ PATHS = ElementPath._meta.db_table
 TREE_LOCK_NAMESPACE = 0x656C7473
 
 
+def _tree_lock_key(corpus_id):
+    # Two int4 keys: the namespace, and the first 32 bits of the corpus id (a collision only serialises more).
+    return int.from_bytes(corpus_id.bytes[:4], "big", signed=True)
+
+
 def tree_lock(corpus_id, *, shared=False):
     """Lock the element tree of a corpus until the end of the transaction."""
-    # Two int4 keys: the namespace, and the first 32 bits of the corpus id (a collision only serialises more).
-    key = int.from_bytes(corpus_id.bytes[:4], "big", signed=True)
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [TREE_LOCK_NAMESPACE, key])
+        cursor.execute(f"SELECT {function}(%s, %s)", [TREE_LOCK_NAMESPACE, _tree_lock_key(corpus_id)])
+
+
+# The corpus's tree in shared mode, then the parent's row: the row lock is taken on the joined row,
+# after the tree lock's CTE has been read, in the order every writer of the tree takes them.
+CHILDREN_LOCK = Statement(
+    f"""
+    WITH tree AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%(namespace)s::int4, %(key)s::int4))
+    SELECT element.id FROM tree, "{ELEMENTS}" AS element WHERE element.id = %(parent)s::uuid
+    FOR NO KEY UPDATE OF element
+    """
+)
+
+
+def children_lock(corpus_id, parent_id):
+    """
+    Lock a corpus's tree (shared) and the parent's row until the end of the transaction, so that
+    children created on the parent at the same time do not get the same positions; one statement.
+    Raises NotFound when the parent was deleted meanwhile.
+    """
+    with CHILDREN_LOCK.execute(
+        {"namespace": TREE_LOCK_NAMESPACE, "key": _tree_lock_key(corpus_id), "parent": parent_id}
+    ) as cursor:
+        if cursor.fetchone() is None:
+            raise NotFound(f"Element {parent_id} was deleted meanwhile: nothing was created under it.")
 
 
 def element_results_deletion():

@@ -29,7 +29,7 @@ from documents.models import (
     Transcription,
     TranscriptionEntity,
 )
-from documents.services.deletion import subtrees_delete, tree_lock
+from documents.services.deletion import children_lock, subtrees_delete, tree_lock
 
 DUPLICATE_CLASSIFICATION = "The fields element, worker_run, ml_class must make a unique set."
 UNIQUE_CLASSIFICATION = "unique_classification"
@@ -87,34 +87,37 @@ def transcriptions_create(items, *, worker_run):
 
 # The children of one type on the parent's image, read from the parent's paths first whatever the
 # statistics say: a type new in the corpus looks empty to the planner until its next ANALYZE, which
-# would otherwise scan all of the type's elements for each of the parent's children.
+# would otherwise scan all of the type's elements for each of the parent's children. One more row
+# holds the position after the parent's last child (the only row with a position).
 EXISTING_CHILDREN = Statement(
     f"""
-    WITH child AS MATERIALIZED (SELECT element_id FROM {PATHS} WHERE parent = %(parent)s::uuid)
-    SELECT element.id, element.polygon
+    WITH child AS MATERIALIZED (SELECT element_id, ordering FROM {PATHS} WHERE parent = %(parent)s::uuid)
+    SELECT NULL::uuid, NULL::integer[], (SELECT COALESCE(MAX(ordering) + 1, 0) FROM child)
+    UNION ALL
+    SELECT element.id, element.polygon, NULL
     FROM child JOIN {ELEMENTS} AS element ON element.id = child.element_id
     WHERE element.type_id = %(type)s::uuid AND element.image_id = %(image)s::uuid
     """
 )
 
 
-def element_transcriptions_create(*, parent, element_type, items, worker_run, creator):
+def element_transcriptions_create(*, parent, element_type_id, items, worker_run, creator):
     """
     Child elements of `parent` on its image, one per polygon, each with its transcription. A child of
     the same type with the same polygon is reused (`created: false`), so that a worker retrying a
     batch does not duplicate its lines. One INSERT per table; returns `[(transcription, element_id, created)]`.
     """
     with transaction.atomic():
-        tree_lock(parent.corpus_id, shared=True)
-        # Siblings created at the same time must not get the same position.
-        Element.objects.select_for_update(no_key=True).filter(pk=parent.pk).values_list("pk").first()
+        children_lock(parent.corpus_id, parent.id)
         with EXISTING_CHILDREN.execute(
-            {"parent": parent.id, "type": element_type.id, "image": parent.image_id}
+            {"parent": parent.id, "type": element_type_id, "image": parent.image_id}
         ) as cursor:
-            existing = {tuple(map(tuple, polygon)): element_id for element_id, polygon in cursor.fetchall()}
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COALESCE(MAX(ordering) + 1, 0) FROM {PATHS} WHERE parent = %s", [str(parent.id)])
-            (next_position,) = cursor.fetchone()
+            existing = {}
+            for element_id, polygon, position in cursor.fetchall():
+                if position is None:
+                    existing[tuple(map(tuple, polygon))] = element_id
+                else:
+                    next_position = position
 
         new_elements, targets = [], []
         for item in items:
@@ -124,7 +127,7 @@ def element_transcriptions_create(*, parent, element_type, items, worker_run, cr
                 continue
             element = Element(
                 corpus_id=parent.corpus_id,
-                type=element_type,
+                type_id=element_type_id,
                 name=str(next_position + len(new_elements) + 1),
                 image_id=parent.image_id,
                 polygon=item["polygon"],

@@ -76,8 +76,8 @@ def call(world, operation, size, call_number):
 # The task's token (with its run and process), then what each operation reads and writes.
 QUERIES = {
     "CreateTranscriptions": 3,
-    "CreateElements": 9,
-    "CreateElementTranscriptions": 12,
+    "CreateElements": 8,
+    "CreateElementTranscriptions": 10,
     "CreateClassifications": 6,
     "CreateMetaDataBulk": 4,
     "CreateTranscriptionEntities": 5,

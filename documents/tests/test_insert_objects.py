@@ -79,3 +79,19 @@ def test_array_values_must_be_numbers():
     for value in ([True], ["1"], [[1, "x"]]):
         with pytest.raises(TypeError, match="is not a number"):
             _array_literal(value)
+
+
+def test_values_the_fields_prepare_and_values_sent_as_they_are(corpus, make_element):
+    """Ids given as text and enumeration members are prepared by their fields; one time dates a whole INSERT."""
+    from documents.models import MetaType
+
+    page = make_element("page", "Page 1")
+    objects = [
+        MetaData(element_id=str(page.id), type=MetaType.Text, name="as text", value="v"),
+        MetaData(element_id=page.id, type="date", name="as given", value="1815"),
+    ]
+    insert_objects(objects)
+    assert objects[0].created == objects[0].updated == objects[1].created
+    saved = {m.name: m for m in MetaData.objects.filter(element=page)}
+    assert (saved["as text"].type, saved["as given"].type) == ("text", "date")
+    assert saved["as text"].created == objects[0].created

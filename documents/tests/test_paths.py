@@ -196,3 +196,26 @@ def test_delete_subtree(corpus, make_element):
 
     # Idempotent: the job may run after the element is gone.
     assert services.element_delete(element_id=folder.id) == 0
+
+
+@pytest.mark.parametrize("create", ["elements", "element_transcriptions"])
+def test_children_of_a_parent_deleted_meanwhile_are_not_created(corpus, make_element, create):
+    """A parent read before its deletion committed: the lock finds no row, and nothing is written."""
+    from rest_framework.exceptions import NotFound
+
+    from documents.selectors import ParentZone
+    from documents.services import results
+
+    page = make_element("page")
+    line_type = ElementTypeFactory(corpus=corpus, slug="deleted-parent-child")
+    parent = ParentZone(page.id, corpus.id, None, None, None)
+    services.element_delete(element_id=page.id)
+    before = Element.objects.count()
+    with pytest.raises(NotFound, match="deleted meanwhile"):
+        if create == "elements":
+            services.elements_create(parent=parent, elements=[{"type_id": line_type.id, "name": "1"}])
+        else:
+            results.element_transcriptions_create(
+                parent=parent, element_type_id=line_type.id, items=[], worker_run=None, creator=None
+            )
+    assert Element.objects.count() == before
