@@ -309,3 +309,70 @@ def test_unstorable_values_are_named_by_their_path():
     with pytest.raises(ValidationError) as excinfo:
         check_document({"items": [{"text": "ok"}, {"text": "a\x00b", "score": float("inf")}], "x\x00": 1})
     assert set(excinfo.value.detail) == {"items.1.text", "items.1.score", "non_field_errors"}
+
+
+@pytest.mark.parametrize(
+    "text, depth",
+    [
+        ("1", 0),
+        ('"[[{"', 0),
+        ("[]", 1),
+        ('{"a": [1, {"b": "]}\\"[["}], "c": {}}', 3),
+        ('["\\\\", ["\\"]"]]', 2),
+    ],
+)
+def test_nesting_counts_brackets_outside_strings(text, depth):
+    from arkindex.api.parsers import nesting
+
+    json.loads(text)
+    assert nesting(text) == depth
+
+
+@pytest.mark.parametrize("depth, refused", [(31, False), (32, False), (33, True)])
+@pytest.mark.parametrize("leaf", ["[]", "[1]", "1", '"[text]"', "{}"])
+def test_the_parser_refuses_what_the_walk_refuses(depth, refused, leaf):
+    """Bodies the parser does not walk are those the walk would accept: the same answers either way."""
+    import io
+
+    from rest_framework.exceptions import ParseError
+
+    from arkindex.api.parsers import JSONParser, check_document
+
+    text = '{"a": ' * (depth - 1) + leaf + "}" * (depth - 1)
+    try:
+        check_document(json.loads(text))
+        walked = None
+    except ParseError as error:
+        walked = str(error)
+    try:
+        JSONParser().parse(io.BytesIO(text.encode()), parser_context={})
+        parsed = None
+    except ParseError as error:
+        parsed = str(error)
+    assert parsed == walked
+    assert (parsed is not None) == (refused or (depth == 32 and leaf == "[1]"))
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ('{"text": "a\\u0000b"}', "NUL"),
+        ('{"text": "\\ud800"}', "surrogate"),
+        ('{"score": 1e400}', "too large"),
+        ('{"score": -1e400}', "too large"),
+    ],
+)
+@pytest.mark.parametrize("charset", ["utf-8", "latin-1"])
+def test_the_parser_names_unstorable_values(body, problem, charset):
+    import io
+
+    from rest_framework.exceptions import ValidationError
+
+    from arkindex.api.parsers import JSONParser
+
+    with pytest.raises(ValidationError, match=problem):
+        JSONParser().parse(io.BytesIO(body.encode(charset)), parser_context={"encoding": charset})
+    assert JSONParser().parse(io.BytesIO(b'{"text": "\\u00e9t\\u00e9", "score": 1e300}'), parser_context={}) == {
+        "text": "été",
+        "score": 1e300,
+    }

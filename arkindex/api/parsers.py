@@ -10,11 +10,15 @@ says what is wrong, before any view sees them:
   where they are in the body.
 """
 
+import codecs
+import itertools
 import math
+import re
 
 from django.conf import settings
 from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.utils import json
 
 
 class RequestTooLarge(APIException):
@@ -96,14 +100,53 @@ def check_document(data):
         raise ValidationError(errors)
 
 
+# A JSON string (the text is known to be valid JSON), and what is not a bracket.
+JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+NESTING_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nesting(text):
+    """How deep the containers of a valid JSON text nest (0 for a scalar): its brackets outside strings."""
+    brackets = NOT_BRACKET.sub("", JSON_STRING.sub("", text))
+    return max(itertools.accumulate(map(NESTING_STEP.__getitem__, brackets)), default=0)
+
+
 class JSONParser(parsers.JSONParser):
+    """
+    DRF's parser, with the checks above. A UTF-8 body without any `\\u` escape holds neither NUL
+    nor a lone surrogate (JSON refuses raw control characters, and the UTF-8 decoder refuses encoded
+    surrogates), so its values are walked only when a float overflowed or its containers nest as
+    deep as the limit: the walk then finds and names what is wrong.
+    """
+
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        parser_context = parser_context or {}
+        request = parser_context.get("request")
         if request is not None:
             check_content_length(request)
+        overflowed = []
+
+        def parse_float(literal):
+            value = float(literal)
+            if math.isinf(value):
+                overflowed.append(literal)
+            return value
+
+        encoding = parsers.get_encoding(parser_context)
         try:
-            data = super().parse(stream, media_type, parser_context)
+            text = stream.read().decode(encoding)
+            parse_constant = json.strict_constant if self.strict else None
+            data = json.loads(text, parse_constant=parse_constant, parse_float=parse_float)
         except RecursionError:
             raise ParseError(f"JSON nested deeper than {settings.API_MAX_JSON_DEPTH} levels is refused.") from None
-        check_document(data)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        if (
+            overflowed
+            or "\\u" in text
+            or codecs.lookup(encoding).name != "utf-8"
+            or nesting(text) >= settings.API_MAX_JSON_DEPTH
+        ):
+            check_document(data)
         return data

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from arkindex.jobs import enqueue_job
-from arkindex.prepared import insert_objects
+from arkindex.prepared import insert_objects, new_objects
 from documents.models import Corpus, Element, ElementPath, ElementType
 from documents.services.deletion import children_lock, delete_corpus_results, subtrees_delete, tree_lock
 from documents.signals import corpus_deleting
@@ -161,10 +161,7 @@ def elements_create(*, parent, elements, creator=None, worker_run=None):
     with transaction.atomic():
         children_lock(parent.corpus_id, parent.id)
         created = insert_objects(
-            [
-                Element(corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run, **fields)
-                for fields in elements
-            ]
+            new_objects(Element, elements, corpus_id=parent.corpus_id, creator=creator, worker_run=worker_run)
         )
         ids = _ids(element.id for element in created)
         with connection.cursor() as cursor:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from arkindex.models import constraint_of
-from arkindex.prepared import Statement, insert_objects, mark_saved
+from arkindex.prepared import Statement, insert_objects, mark_saved, new_objects
 from documents.models import (
     Classification,
     ClassificationState,
@@ -59,19 +59,21 @@ TRANSCRIPTIONS_INSERT = Statement(
 def transcriptions_create(items, *, worker_run):
     """Transcriptions from dicts with `element_id`, `text`, `confidence`, `orientation`: one INSERT."""
     now = timezone.now()
-    transcriptions = [
-        Transcription(
-            id=uuid.uuid4(),
-            created=now,
-            updated=now,
-            element_id=item["element_id"],
-            text=item["text"],
-            confidence=item.get("confidence"),
-            orientation=item.get("orientation") or "horizontal-lr",
-            worker_run=worker_run,
-        )
-        for item in items
-    ]
+    transcriptions = new_objects(
+        Transcription,
+        [
+            {
+                "element_id": item["element_id"],
+                "text": item["text"],
+                "confidence": item.get("confidence"),
+                "orientation": item.get("orientation") or "horizontal-lr",
+            }
+            for item in items
+        ],
+        created=now,
+        updated=now,
+        worker_run=worker_run,
+    )
     values = {
         "now": now,
         "worker_run": worker_run.id if worker_run is not None else None,
@@ -125,20 +127,27 @@ def element_transcriptions_create(*, parent, element_type_id, items, worker_run,
             if key in existing:
                 targets.append((existing[key], False))
                 continue
-            element = Element(
+            element_id = uuid.uuid4()
+            new_elements.append(
+                {
+                    "id": element_id,
+                    "name": str(next_position + len(new_elements) + 1),
+                    "polygon": item["polygon"],
+                    "confidence": item.get("element_confidence"),
+                }
+            )
+            existing[key] = element_id
+            targets.append((element_id, True))
+        if new_elements:
+            new_elements = new_objects(
+                Element,
+                new_elements,
                 corpus_id=parent.corpus_id,
                 type_id=element_type_id,
-                name=str(next_position + len(new_elements) + 1),
                 image_id=parent.image_id,
-                polygon=item["polygon"],
-                confidence=item.get("element_confidence"),
                 creator=creator,
                 worker_run=worker_run,
             )
-            new_elements.append(element)
-            existing[key] = element.id
-            targets.append((element.id, True))
-        if new_elements:
             insert_objects(new_elements)
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -186,18 +195,21 @@ def classifications_create(*, element_ids, items, worker_run, user):
     pairs = [(element_id, item["ml_class"]) for element_id, item in zip(element_ids, items, strict=True)]
     if len(set(pairs)) != len(pairs):
         raise ValidationError({"non_field_errors": [DUPLICATE_CLASSIFICATION]})
-    objects = [
-        Classification(
-            element_id=element_id,
-            ml_class_id=item["ml_class"],
-            confidence=item.get("confidence", 1.0 if manual else None),
-            high_confidence=item.get("high_confidence", manual),
-            state=ClassificationState.Validated if manual else ClassificationState.Pending,
-            moderator=user if manual else None,
-            worker_run=worker_run,
-        )
-        for element_id, item in zip(element_ids, items, strict=True)
-    ]
+    objects = new_objects(
+        Classification,
+        [
+            {
+                "element_id": element_id,
+                "ml_class_id": item["ml_class"],
+                "confidence": item.get("confidence", 1.0 if manual else None),
+                "high_confidence": item.get("high_confidence", manual),
+            }
+            for element_id, item in zip(element_ids, items, strict=True)
+        ],
+        state=ClassificationState.Validated if manual else ClassificationState.Pending,
+        moderator=user if manual else None,
+        worker_run=worker_run,
+    )
     try:
         with transaction.atomic():
             return insert_objects(objects)
@@ -299,10 +311,12 @@ def metadata_create(*, element_id, items, worker_run):
     if duplicates:
         raise ValidationError({"non_field_errors": [f"Metadata {duplicates!r} already exist(s) on this element."]})
     return insert_objects(
-        [
-            MetaData(element_id=element_id, name=name, type=meta_type, value=value, worker_run=worker_run)
-            for name, meta_type, value in keys
-        ]
+        new_objects(
+            MetaData,
+            [{"name": name, "type": meta_type, "value": value} for name, meta_type, value in keys],
+            element_id=element_id,
+            worker_run=worker_run,
+        )
     )
 
 
@@ -355,32 +369,25 @@ def transcription_entities_create(*, transcription, items, worker_run):
         raise ValidationError({"transcription_entities": errors})
     now = timezone.now()
     run_id = worker_run.id if worker_run is not None else None
-    entities = [
-        Entity(
-            id=uuid.uuid4(),
-            created=now,
-            updated=now,
-            corpus_id=transcription.corpus_id,
-            type=item["type"],
-            name=text[item["offset"] : item["offset"] + item["length"]],
-            worker_run=worker_run,
-        )
-        for item in items
-    ]
-    placed = [
-        TranscriptionEntity(
-            id=uuid.uuid4(),
-            created=now,
-            updated=now,
-            transcription_id=transcription.id,
-            entity=entity,
-            offset=item["offset"],
-            length=item["length"],
-            confidence=item.get("confidence"),
-            worker_run=worker_run,
-        )
-        for entity, item in zip(entities, items, strict=True)
-    ]
+    entities = new_objects(
+        Entity,
+        [{"type": item["type"], "name": text[item["offset"] : item["offset"] + item["length"]]} for item in items],
+        created=now,
+        updated=now,
+        corpus_id=transcription.corpus_id,
+        worker_run=worker_run,
+    )
+    placed = new_objects(
+        TranscriptionEntity,
+        [
+            {"entity": entity, "offset": item["offset"], "length": item["length"], "confidence": item.get("confidence")}
+            for entity, item in zip(entities, items, strict=True)
+        ],
+        created=now,
+        updated=now,
+        transcription_id=transcription.id,
+        worker_run=worker_run,
+    )
     values = {
         "now": now,
         "corpus": transcription.corpus_id,

@@ -95,3 +95,33 @@ def test_values_the_fields_prepare_and_values_sent_as_they_are(corpus, make_elem
     saved = {m.name: m for m in MetaData.objects.filter(element=page)}
     assert (saved["as text"].type, saved["as given"].type) == ("text", "date")
     assert saved["as text"].created == objects[0].created
+
+
+def test_new_objects_are_what_the_model_class_builds(corpus, make_element):
+    from arkindex.prepared import new_objects
+    from documents.models import Classification, ClassificationState
+
+    page = make_element("page", "Page 1")
+    ml_class, other = corpus.ml_classes.create(name="cat"), corpus.ml_classes.create(name="dog")
+    built = new_objects(Classification, [{"ml_class_id": ml_class.id}, {"ml_class": ml_class}], element=page)
+    reference = Classification(element=page, ml_class_id=ml_class.id)
+    for obj in built:
+        assert obj._state.adding and obj.id != reference.id
+        assert {k: v for k, v in vars(obj).items() if k not in ("_state", "id")} == {
+            k: v for k, v in vars(reference).items() if k not in ("_state", "id")
+        }
+        assert obj.state == ClassificationState.Pending
+    assert built[0].id != built[1].id
+    with CaptureQueriesContext(connection) as queries:
+        assert built[0].element is page and built[1].ml_class is ml_class
+    assert len(queries) == 0
+    built[1].ml_class_id = other.id
+    insert_objects(built)
+    assert Classification.objects.filter(element=page).count() == 2
+
+
+def test_new_objects_refuse_unknown_fields():
+    from arkindex.prepared import new_objects
+
+    with pytest.raises(TypeError, match="MetaData has no field colour, size"):
+        new_objects(MetaData, [{"name": "a", "colour": "red"}], size=3)
