@@ -24,6 +24,7 @@ from documents.models import (
     ElementType,
     Image,
     MetaData,
+    MLClass,
     Transcription,
 )
 from users.callers import task_scope_of
@@ -119,6 +120,30 @@ def element_corpora(element_ids):
         return dict(cursor.fetchall())
 
 
+ELEMENT_CORPUS_CLASSES = Statement(
+    f"""
+    SELECT element.corpus_id, ARRAY(
+        SELECT ml_class.id FROM "{MLClass._meta.db_table}" AS ml_class
+        WHERE ml_class.corpus_id = element.corpus_id AND ml_class.id = ANY(%(classes)s::uuid[])
+    )
+    FROM "{Element._meta.db_table}" AS element
+    WHERE element.id = %(element)s::uuid
+    """
+)
+
+
+def element_corpus_classes(element_id, ml_class_ids):
+    """
+    `({element id: corpus id}, the ids among `ml_class_ids` of ML classes of that corpus)` for an
+    element to classify (empty when it does not exist): one prepared statement for both.
+    """
+    with ELEMENT_CORPUS_CLASSES.execute({"element": element_id, "classes": list(set(ml_class_ids))}) as cursor:
+        row = cursor.fetchone()
+    if row is None:
+        return {}, set()
+    return {element_id: row[0]}, set(row[1])
+
+
 def get_element_corpus(user, element_id, needed, action):
     """
     The corpus id of element `element_id` if `user` has `needed` on that corpus, else 404 or 403 as
@@ -196,23 +221,6 @@ def get_published_transcription(user, transcription_id, needed, action):
     level = corpus_levels(user, [row[1]])[row[1]] if row is not None else 0
     check_corpus_level(level, needed, what=f"Transcription {transcription_id}", action=action)
     return PublishedTranscription(transcription_id, *row)
-
-
-_CORPUS_IDS = {}  # one statement per model
-
-
-def corpus_ids_among(model, corpus_id, ids):
-    """
-    Those of `ids` that are objects of `model` (ML classes, entity types…) in the corpus, in one
-    statement prepared once per model: the ids are sent as one array.
-    """
-    statement = _CORPUS_IDS.get(model)
-    if statement is None:
-        statement = _CORPUS_IDS[model] = Statement(
-            f'SELECT id FROM "{model._meta.db_table}" WHERE corpus_id = %(corpus)s::uuid AND id = ANY(%(ids)s::uuid[])'
-        )
-    with statement.execute({"corpus": corpus_id, "ids": list(set(ids))}) as cursor:
-        return {row[0] for row in cursor.fetchall()}
 
 
 def corpus_levels(user, corpus_ids):

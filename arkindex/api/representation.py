@@ -30,14 +30,49 @@ def _plan(serializer):
     for field in serializer._readable_fields:
         if field.source == "*":
             attribute = WHOLE_OBJECT
-        elif len(field.source_attrs) == 1 and not isinstance(
-            field, relations.RelatedField | relations.ManyRelatedField
-        ):
+        elif isinstance(field, RELATED_FIELDS):
+            attribute = None
+        elif len(field.source_attrs) == 1:
             attribute = field.source_attrs[0]
         else:
-            attribute = None
+            attribute = _chain(field)
         plan.append((field.field_name, attribute, field, _conversion(serializer, field)))
     return plan
+
+
+class _chain(tuple):
+    """
+    A dotted source (`moderator.email`), read attribute after attribute. When an object on the way
+    is None, DRF answers the field's default (or null, or leaves the field out) whatever the item:
+    that answer is asked of DRF once, unless the default is computed (a callable).
+    """
+
+    def __new__(cls, field):
+        chain = super().__new__(cls, field.source_attrs)
+        chain.field = field
+        chain.memorable = field.default is fields.empty or not callable(field.default)
+        chain.answer = MISSING
+        return chain
+
+    def read(self, instance):
+        value = instance
+        last = len(self) - 1
+        for position, attribute in enumerate(self):
+            value = getattr(value, attribute, MISSING)
+            if value is MISSING or callable(value):
+                return self.field.get_attribute(instance)
+            if value is None and position < last:
+                if not self.memorable:
+                    return self.field.get_attribute(instance)
+                if self.answer is MISSING:
+                    try:
+                        self.answer = (self.field.get_attribute(instance),)
+                    except SkipField:
+                        self.answer = ()
+                if not self.answer:
+                    raise SkipField
+                return self.answer[0]
+        return value
 
 
 # Fields of exactly these classes convert a value with one built-in call, as their `to_representation` does.
@@ -50,6 +85,8 @@ def _conversion(serializer, field):
         return str
     if kind in BUILT_IN_CONVERSIONS:
         return BUILT_IN_CONVERSIONS[kind]
+    if kind is fields.BooleanField:
+        return _boolean(field.to_representation)
     if kind is fields.SerializerMethodField:
         return getattr(serializer, field.method_name)
     if kind is fields.DateTimeField:
@@ -57,6 +94,15 @@ def _conversion(serializer, field):
     if isinstance(field, serializers.BaseSerializer) and not isinstance(field, serializers.ListSerializer):
         return _shared(field.to_representation)
     return field.to_representation
+
+
+def _boolean(convert):
+    """A boolean field's conversion: a bool is its own answer."""
+
+    def converted(value):
+        return value if type(value) is bool else convert(value)
+
+    return converted
 
 
 def _shared(convert):
@@ -96,6 +142,11 @@ class OnePassRepresentation:
         for name, attribute, field, convert in plan:
             if attribute is WHOLE_OBJECT:
                 value = instance
+            elif type(attribute) is _chain:
+                try:
+                    value = attribute.read(instance)
+                except SkipField:
+                    continue
             else:
                 value = getattr(instance, attribute, MISSING) if attribute is not None else MISSING
                 if value is MISSING or callable(value):

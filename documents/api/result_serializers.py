@@ -69,12 +69,21 @@ class ResultSerializer(PrototypeFields, OnePassRepresentation, serializers.Model
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_worker_run_id(self, result) -> str | None:
-        return str(result.worker_run_id) if result.worker_run_id else None
+        return self._run_keys(result)[0]
 
     @extend_schema_field(OpenApiTypes.UUID)
     def get_worker_version_id(self, result) -> str | None:
         """The version of the worker run that produced this result; null for a person's."""
-        return str(result.worker_run.version_id) if result.worker_run_id else None
+        return self._run_keys(result)[1]
+
+    def _run_keys(self, result):
+        """The ids of the result's run and its version, as text, once per run of the answer."""
+        if result.worker_run_id is None:
+            return None, None
+        keys = self.__dict__.setdefault("_run_key_texts", {})
+        if result.worker_run_id not in keys:
+            keys[result.worker_run_id] = (str(result.worker_run_id), str(result.worker_run.version_id))
+        return keys[result.worker_run_id]
 
 
 # Transcriptions

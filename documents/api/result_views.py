@@ -76,10 +76,10 @@ from documents.provenance import resolve_worker_run
 from documents.selectors import (
     Unnest,
     check_corpus_level,
-    corpus_ids_among,
     corpus_level_subquery,
     corpus_levels,
     element_corpora,
+    element_corpus_classes,
     element_type_ids,
     get_corpus,
     get_element,
@@ -95,13 +95,15 @@ from users.models import Role
 PublishedElement = namedtuple("PublishedElement", "id corpus_id corpus_level")
 
 
-def readable_elements(request, element_ids, field):
+def readable_elements(request, element_ids, field, corpora=None):
     """
     The elements `element_ids` (`PublishedElement`s) with the user's `corpus_level`: a field error naming
     those missing or hidden, a 403 when the user is not a contributor on one of their corpora. One
-    prepared statement for the elements, and one query for the levels on their corpora (none for a task).
+    prepared statement for the elements (unless their `corpora` are given, `{element id: corpus id}`
+    of those that exist), and one query for the levels on their corpora (none for a task).
     """
-    corpora = element_corpora(element_ids)
+    if corpora is None:
+        corpora = element_corpora(element_ids)
     levels = corpus_levels(request.user, corpora.values())
     elements = {element: PublishedElement(element, corpus, levels[corpus]) for element, corpus in corpora.items()}
     missing = sorted({str(i) for i in element_ids if i not in elements or elements[i].corpus_level < Role.GUEST})
@@ -306,12 +308,22 @@ class CorpusMLClassList(ListCreateAPIView):
 # Classifications
 
 
-def check_ml_classes(corpus_id, ml_class_ids, field):
-    """A field error naming those of the ML classes `ml_class_ids` that the corpus does not have; one query."""
-    missing = sorted(map(str, set(ml_class_ids) - corpus_ids_among(MLClass, corpus_id, ml_class_ids)))
+def classified_element(request, element_id, field, ml_class_ids, classes_field):
+    """
+    The element to classify, checked as `readable_elements` checks it, then a field error
+    (`classes_field`) naming those of the ML classes `ml_class_ids` that its corpus does not have:
+    one prepared statement reads the element's corpus and the classes.
+    """
+    corpora, known_classes = element_corpus_classes(element_id, ml_class_ids)
+    element = readable_elements(request, [element_id], field, corpora=corpora)[element_id]
+    missing = sorted(map(str, set(ml_class_ids) - known_classes))
     if missing:
-        message = f"ML classes {', '.join(missing)} do not exist in corpus {corpus_id}: create them with CreateMLClass."
-        raise ValidationError({field: [message]})
+        message = (
+            f"ML classes {', '.join(missing)} do not exist in corpus {element.corpus_id}: "
+            "create them with CreateMLClass."
+        )
+        raise ValidationError({classes_field: [message]})
+    return element
 
 
 @extend_schema(tags=["classifications"])
@@ -329,8 +341,7 @@ class ClassificationCreate(GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        element = readable_elements(request, [data["element"]], "element")[data["element"]]
-        check_ml_classes(element.corpus_id, [data["ml_class"]], "ml_class")
+        element = classified_element(request, data["element"], "element", [data["ml_class"]], "ml_class")
         run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
         if run is not None and data.get("confidence") is None:
             raise ValidationError({"confidence": ["A worker's classification needs a confidence, from 0 to 1."]})
@@ -353,9 +364,9 @@ class ClassificationBulkCreate(GenericAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        element = readable_elements(request, [data["parent"]], "parent")[data["parent"]]
         items = data["classifications"]
-        check_ml_classes(element.corpus_id, [item["ml_class"] for item in items], "classifications")
+        ml_class_ids = [item["ml_class"] for item in items]
+        element = classified_element(request, data["parent"], "parent", ml_class_ids, "classifications")
         run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
         classifications = result_services.classifications_create(
             element_ids=[element.id] * len(items), items=items, worker_run=run, user=request.user

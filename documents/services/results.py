@@ -211,6 +211,9 @@ def classifications_create(*, element_ids, items, worker_run, user):
         worker_run=worker_run,
     )
     try:
+        if not connection.in_atomic_block:
+            # One statement, atomic by itself: a duplicate leaves nothing to roll back.
+            return insert_objects(objects)
         with transaction.atomic():
             return insert_objects(objects)
     except IntegrityError as error:

@@ -78,7 +78,7 @@ QUERIES = {
     "CreateTranscriptions": 3,
     "CreateElements": 8,
     "CreateElementTranscriptions": 10,
-    "CreateClassifications": 6,
+    "CreateClassifications": 5,
     "CreateMetaDataBulk": 4,
     "CreateTranscriptionEntities": 5,
 }

@@ -152,8 +152,9 @@ def test_bulk_classifications(user_client, page, classes, run, django_assert_num
         ],
     }
     user_client.get(reverse("corpus-list"))
-    # Token, element with level, classes, worker run, duplicates, INSERT in a savepoint (3).
-    with django_assert_num_queries(8):
+    # Token, element with its classes, level on its corpus, worker run, INSERT in a savepoint (3):
+    # outside a transaction, the INSERT is a statement of its own.
+    with django_assert_num_queries(7):
         response = user_client.post(reverse("classification-bulk"), body, format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
@@ -245,3 +246,21 @@ def test_result_admin_pages(superuser_client, superuser, page, classes, run):
     classification = Classification.objects.get()
     response = client.get(reverse("admin:documents_classification_change", args=[classification.id]))
     assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicates_outside_a_transaction(user_client, page, classes, run, django_assert_num_queries):
+    """As served, the INSERT is atomic by itself: a duplicate answers 400, and the connection goes on."""
+    body = {
+        "parent": str(page.id),
+        "worker_run_id": str(run.id),
+        "classifications": [{"ml_class": str(classes["cat"].id), "confidence": 0.9}],
+    }
+    user_client.get(reverse("corpus-list"))
+    with django_assert_num_queries(5):
+        assert user_client.post(reverse("classification-bulk"), body, format="json").status_code == 201
+    response = user_client.post(reverse("classification-bulk"), body, format="json")
+    assert response.status_code == 400 and response.json() == DUPLICATE
+    body["classifications"][0]["ml_class"] = str(classes["dog"].id)
+    assert user_client.post(reverse("classification-bulk"), body, format="json").status_code == 201
+    assert Classification.objects.count() == 2

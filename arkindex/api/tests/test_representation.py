@@ -83,3 +83,34 @@ def test_shared_objects_and_repeated_dates_give_drf_answers():
         "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z",
     ]  # fmt: skip
     assert answers[5]["inner"] == {"name": "own"}
+
+
+class Chained(serializers.Serializer):
+    email = serializers.EmailField(source="moderator.email", allow_null=True, default=None)
+    nullable = serializers.CharField(source="moderator.email", allow_null=True)
+    optional = serializers.CharField(source="moderator.email", required=False)
+    computed_default = serializers.CharField(source="moderator.email", default=lambda: "computed")
+    deep = serializers.CharField(source="moderator.team.name", allow_null=True)
+    flag = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=[("pending", "Pending"), ("validated", "Validated")])
+
+
+class OnePassChained(OnePassRepresentation, Chained):
+    pass
+
+
+def test_dotted_sources_and_conversions_give_drf_answers():
+    """An object missing on a dotted source's way answers the field's default, null, or no key at all, as DRF does."""
+    team = SimpleNamespace(name="team")
+    moderators = [None, SimpleNamespace(email="a@example.org", team=None), SimpleNamespace(email=None, team=team)]
+    items = [
+        SimpleNamespace(moderator=moderator, flag=flag, state=state)
+        for moderator in moderators
+        for flag, state in ((True, "pending"), (1, "validated"), (False, "pending"))
+    ]
+    answers = OnePassChained(items, many=True).data
+    assert answers == Chained(items, many=True).data
+    assert answers[0] == {
+        "email": None, "nullable": None, "computed_default": "computed", "deep": None, "flag": True, "state": "pending",
+    }  # fmt: skip
+    assert answers[1]["flag"] is True and answers[3]["optional"] == "a@example.org"
