@@ -14,7 +14,10 @@ For each bulk operation a worker uses, with `--items` items per call (50 by defa
   rows made by `generate_series`), without HTTP, Python or checks.
 
 Rates are rows of results (transcriptions, elements, classifications, metadata, transcription
-entities) per second, counted in the tables afterwards; the ratio is HTTP over pgbench. Both share
+entities) per second, counted in the tables afterwards. Each round measures HTTP then pgbench, one
+right after the other; the ratio printed is the median of the rounds' ratios (HTTP over pgbench),
+so that a machine whose speed drifts between rounds (commits wait on the disk) compares each HTTP
+measure with its neighbour, and the rates printed are the medians of each side. Both share
 the machine's cores with PostgreSQL, as in `bench/activity_consumption.py`.
 
 The operations: CreateTranscriptions (one per element, on `--items` pages), CreateElements
@@ -420,7 +423,8 @@ def main():
                 rate, transactions = measure_pgbench(args, url, operation, corpus, run, client_ids[0])
                 log(f"{label}: pgbench {rate:,.0f} rows/s ({transactions:,} transactions)")
                 raw_rates.append(rate)
-            rows.append((operation, statistics.median(http_rates), statistics.median(raw_rates)))
+            ratios = [http / raw for http, raw in zip(http_rates, raw_rates, strict=True)]
+            rows.append((operation, statistics.median(http_rates), statistics.median(raw_rates), ratios))
     finally:
         stop_server(server)
         clear(corpus)
@@ -433,13 +437,14 @@ def main():
         f"Publication, {args.items} items per call, {args.clients} concurrent tasks, {args.duration:g} s per measure, "
         f"median of {args.repeat}"
     )
-    print(f"{'operation':<32}{'HTTP rows/s':>14}{'pgbench rows/s':>17}{'ratio':>8}")
-    print("-" * 71)
-    for operation, http, raw in rows:
-        print(f"{operation:<32}{http:>14,.0f}{raw:>17,.0f}{http / raw:>8.2f}")
-    worst = min(rows, key=lambda row: row[1] / row[2])
+    print(f"{'operation':<32}{'HTTP rows/s':>14}{'pgbench rows/s':>17}{'ratio':>8}  ratio of each round")
+    print("-" * 93)
+    for operation, http, raw, ratios in rows:
+        each = " ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"{operation:<32}{http:>14,.0f}{raw:>17,.0f}{statistics.median(ratios):>8.2f}  {each}")
+    worst = min(rows, key=lambda row: statistics.median(row[3]))
     print(
-        f"\nSummary: the lowest ratio is {worst[0]}'s, {worst[1] / worst[2]:.2f} of pgbench's INSERTs "
+        f"\nSummary: the lowest ratio is {worst[0]}'s, {statistics.median(worst[3]):.2f} of pgbench's INSERTs "
         "(target: at least 0.25)."
     )
 
