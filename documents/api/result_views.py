@@ -144,12 +144,12 @@ class TranscriptionCreate(GenericAPIView):
 
     @extend_schema(operation_id="CreateTranscription", responses={201: TranscriptionSerializer})
     def post(self, request, id):
-        element = get_element(request.user, id, Role.CONTRIBUTOR, action="add transcriptions")
+        corpus_id = get_element_corpus(request.user, id, Role.CONTRIBUTOR, action="add transcriptions")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = resolve_worker_run(request, data.get("worker_run_id"), element.corpus_id)
-        (transcription,) = result_services.transcriptions_create([{**data, "element_id": element.id}], worker_run=run)
+        run = resolve_worker_run(request, data.get("worker_run_id"), corpus_id)
+        (transcription,) = result_services.transcriptions_create([{**data, "element_id": id}], worker_run=run)
         return Response(TranscriptionSerializer(transcription).data, status=status.HTTP_201_CREATED)
 
 
