@@ -215,7 +215,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["arkindex.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["arkindex.api.parsers.JSONParser"],
     "DEFAULT_METADATA_CLASS": "arkindex.api.metadata.ArkindexMetadata",
     "DEFAULT_PAGINATION_CLASS": "arkindex.api.pagination.PageNumberPagination",

@@ -11,15 +11,58 @@ refused item gets exactly DRF's messages, in DRF's format, under its index. A se
 serializer-wide validators is always validated by DRF.
 """
 
+from django.core import validators
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from arkindex.api.prototypes import PrototypeFields
 
 
 class Fallback(Exception):
     """The item is DRF's to validate."""
+
+
+def _no_nul(value):
+    return "\x00" not in str(value)
+
+
+def _no_surrogate(value):
+    value = str(value)
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check(validator):
+    """
+    A test that `validator` passes a value, for the validators every text and number field has,
+    whose own code walks a text character by character or builds its message beforehand; a value
+    that fails it goes to DRF, which gives the validator's message. None for any other validator.
+    """
+    kind = type(validator)
+    if kind is ProhibitNullCharactersValidator:
+        return _no_nul
+    if kind is ProhibitSurrogateCharactersValidator:
+        return _no_surrogate
+    limit = getattr(validator, "limit_value", None)
+    if callable(limit) or not isinstance(limit, int | float):
+        return None
+    if kind is validators.MinValueValidator:
+        return lambda value: value >= limit
+    if kind is validators.MaxValueValidator:
+        return lambda value: value <= limit
+    if kind is validators.MaxLengthValidator:
+        return lambda value: len(value) <= limit
+    if kind is validators.MinLengthValidator:
+        return lambda value: len(value) >= limit
+    return None
 
 
 def _field_plan(field):
@@ -29,17 +72,26 @@ def _field_plan(field):
         return None
     char = isinstance(field, serializers.CharField)
     trim = char and field.trim_whitespace
-    to_internal_value, run_validators, validators = field.to_internal_value, field.run_validators, field.validators
+    to_internal_value, run_validators = field.to_internal_value, field.run_validators
+    checks = [_check(validator) for validator in field.validators]
+    if None in checks:
+        # A validator of its own: DRF runs them all, as `run_validation` would.
+        checks, others = [], True
+    else:
+        others = False
 
     def convert(value):
         if char and isinstance(value, str) and (value == "" or (trim and not value.strip())):
             raise Fallback
         try:
             value = to_internal_value(value)
-            if validators:
+            if others:
                 run_validators(value)
         except (serializers.ValidationError, DjangoValidationError):
             raise Fallback from None
+        for check in checks:
+            if not check(value):
+                raise Fallback
         return value
 
     return convert

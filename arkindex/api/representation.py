@@ -9,8 +9,9 @@ The plan (which fields, read how) is built once per serializer instance, and a l
 reuses its one child for every item: a bulk answer of fifty results pays for it once. The plan
 also holds each field's conversion: DRF's `to_representation` itself, or its one-call equivalent
 for the fields whose conversion is a single built-in (`str` of a UUID or a text, `float`, `int`)
-or a method of the serializer (bound once); a date is converted once for the run of items sharing
-it (the rows of one INSERT share their creation time), and a nested object once however many
+or a method of the serializer (bound once); a date or a choice is converted once for the run of
+items sharing it (the rows of one INSERT share their creation time), a boolean is its own answer,
+a dotted source is read attribute by attribute, and a nested object is converted once however many
 items share it.
 """
 
@@ -89,7 +90,7 @@ def _conversion(serializer, field):
         return _boolean(field.to_representation)
     if kind is fields.SerializerMethodField:
         return getattr(serializer, field.method_name)
-    if kind is fields.DateTimeField:
+    if kind in (fields.DateTimeField, fields.ChoiceField):
         return _repeating(field.to_representation)
     if isinstance(field, serializers.BaseSerializer) and not isinstance(field, serializers.ListSerializer):
         return _shared(field.to_representation)

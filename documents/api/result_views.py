@@ -109,10 +109,8 @@ def readable_elements(request, element_ids, field, corpora=None):
     missing = sorted({str(i) for i in element_ids if i not in elements or elements[i].corpus_level < Role.GUEST})
     if missing:
         raise ValidationError({field: [f"Elements {', '.join(missing)} do not exist, or you have no access to them."]})
-    for element in elements.values():
-        check_corpus_level(
-            element.corpus_level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements"
-        )
+    for level in set(levels.values()):
+        check_corpus_level(level, Role.CONTRIBUTOR, what="Element", action="publish results on its elements")
     return elements
 
 

@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.renderers import JSONRenderer
 
+from arkindex.api.renderers import JSONRenderer
 from arkindex.prepared import Statement
 from ponos.authentication import ACTIVE_TASK_STATES
 from ponos.models import Task

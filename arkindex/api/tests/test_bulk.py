@@ -60,6 +60,11 @@ CASES = {
     "not an object": ["name", 12, None],
     "numbers as strings": [{"name": "l", "count": "4", "score": "0.25"}],
     "mixed": [{"name": "ok"}, {"name": ""}, {"name": "ok2", "score": "x"}],
+    "texts beyond ASCII": [{"name": "été", "note": "Ærø ☃ 𝔘 " * 20}],
+    "NUL in a text": [{"name": "a\x00b"}, {"name": "m", "note": "\x00"}],
+    "lone surrogate": [{"name": "n", "note": "ok \ud800 ko"}, {"name": "\udfff"}],
+    "at the limits": [{"name": "x" * 10, "score": 0, "count": 0}, {"name": "o", "score": 1.0}],
+    "numbers just out": [{"name": "p", "score": 1.0000001}, {"name": "q", "score": -1e-9}],
 }
 
 
