@@ -13,7 +13,7 @@ from arkindex.api.renderers import JSONRenderer
 
 DATA = {
     "id": uuid.UUID(int=7),
-    "text": "été ☃ \"quoted\" \\ back\nslash \t tab \x01",
+    "text": 'été ☃ "quoted" \\ back\nslash \t tab \x01',
     "numbers": [0, -3, 2**40, 0.5, 1.25, 3.0],
     "flags": [True, False, None],
     "nested": OrderedDict([("b", 1), ("a", [{"c": []}, {}])]),
