@@ -150,9 +150,14 @@ def get_element_corpus(user, element_id, needed, action):
     `get_element` answers: for a caller that needs nothing else of the element, one prepared statement.
     """
     corpus_id = element_corpora([element_id]).get(element_id)
-    level = corpus_levels(user, [corpus_id])[corpus_id] if corpus_id is not None else 0
-    check_corpus_level(level, needed, what=f"Element {element_id}", action=action)
+    check_reached(user, corpus_id, needed, what=f"Element {element_id}", action=action)
     return corpus_id
+
+
+def check_reached(user, corpus_id, needed, *, what, action):
+    """404 or 403, as `check_corpus_level`, for an object of corpus `corpus_id` (None: no such object)."""
+    level = corpus_levels(user, [corpus_id])[corpus_id] if corpus_id is not None else 0
+    check_corpus_level(level, needed, what=what, action=action)
 
 
 # What creating children on an element needs of it: its corpus, its zone, and the size of its image
@@ -177,8 +182,7 @@ def get_parent_zone(user, element_id, needed, action):
     """
     with PARENT_ZONE.execute({"id": element_id}) as cursor:
         row = cursor.fetchone()
-    level = corpus_levels(user, [row[0]])[row[0]] if row is not None else 0
-    check_corpus_level(level, needed, what=f"Element {element_id}", action=action)
+    check_reached(user, row and row[0], needed, what=f"Element {element_id}", action=action)
     corpus_id, image_id, polygon, width, height = row
     image = ImageSize(image_id, width, height) if image_id is not None else None
     return ParentZone(element_id, corpus_id, image_id, polygon, image)
@@ -218,8 +222,7 @@ def get_published_transcription(user, transcription_id, needed, action):
     """
     with TRANSCRIPTION_CORPUS.execute({"id": transcription_id}) as cursor:
         row = cursor.fetchone()
-    level = corpus_levels(user, [row[1]])[row[1]] if row is not None else 0
-    check_corpus_level(level, needed, what=f"Transcription {transcription_id}", action=action)
+    check_reached(user, row and row[1], needed, what=f"Transcription {transcription_id}", action=action)
     return PublishedTranscription(transcription_id, *row)
 
 

@@ -59,7 +59,7 @@ from documents.api.result_serializers import (
     TranscriptionsCreateSerializer,
     TranscriptionSerializer,
 )
-from documents.api.serializers import writable_corpus, zone_polygon
+from documents.api.serializers import missing_type, writable_corpus, zone_polygon
 from documents.models import (
     Classification,
     Element,
@@ -196,14 +196,7 @@ class ElementTranscriptionsBulkCreate(GenericAPIView):
             raise ValidationError({"id": [f"Element {parent.id} has no image: its children cannot have polygons."]})
         element_type_id = element_type_ids(parent.corpus_id, [data["element_type"]]).get(data["element_type"])
         if element_type_id is None:
-            raise ValidationError(
-                {
-                    "element_type": [
-                        f"Corpus {parent.corpus_id} has no element type '{data['element_type']}': "
-                        "create it with CreateElementType first."
-                    ]
-                }
-            )
+            raise ValidationError({"element_type": [missing_type(parent.corpus_id, data["element_type"])]})
         items = []
         errors = {}
         for index, item in enumerate(data["transcriptions"]):

@@ -427,12 +427,15 @@ def find_image(image_id):
     return image
 
 
+def missing_type(corpus_id, slug):
+    """What to say of a type slug the corpus does not have."""
+    return f"Corpus {corpus_id} has no element type '{slug}': create it with CreateElementType first."
+
+
 def find_type(corpus, slug):
     element_type = ElementType.objects.filter(corpus=corpus, slug=slug).first()
     if element_type is None:
-        raise serializers.ValidationError(
-            {"type": [f"Corpus {corpus.id} has no element type '{slug}': create it with CreateElementType first."]}
-        )
+        raise serializers.ValidationError({"type": [missing_type(corpus.id, slug)]})
     return element_type
 
 
@@ -574,10 +577,7 @@ class ElementsBulkSerializer(serializers.Serializer):
         for index, item in enumerate(data["elements"]):
             item_errors = {}
             if item["type"] not in types:
-                item_errors["type"] = [
-                    f"Corpus {parent.corpus_id} has no element type '{item['type']}': "
-                    "create it with CreateElementType first."
-                ]
+                item_errors["type"] = [missing_type(parent.corpus_id, item["type"])]
             else:
                 item["type_id"] = types[item.pop("type")]
             polygon = item.get("polygon")
